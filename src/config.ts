@@ -1,0 +1,314 @@
+import { z } from 'zod';
+import type { Policy } from './plan/policy.js';
+
+/**
+ * Every setting the cleaner reads. App settings use these names; the CLI's flags are the same names in
+ * lower-case kebab form (`CACHE_HISTORY_DAYS` ⇔ `--cache-history-days`) unless `flag` says otherwise.
+ */
+export const SETTINGS = {
+  CONTAINER_REGISTRY: { default: undefined, meaning: 'Registry name (`myregistry`), login server, or `https://` endpoint.', replaces: '--container-registry' },
+  LOG_STORAGE_ACCOUNT: { default: undefined, meaning: 'Storage account holding the archived logs: name, blob endpoint URL, or (Azurite/local) a connection string.', replaces: '--log-storage-account' },
+  LOG_STORAGE_ACCOUNT_CONTAINER: { default: 'insights-logs-containerregistryrepositoryevents', meaning: 'Blob container of the archived logs.', replaces: '--log-storage-account-container' },
+  LOG_STORAGE_PATH_PATTERN: { default: '*.json', meaning: 'Glob that log blob names must match (without `/`: the file name).', replaces: '--log-storage-path-pattern' },
+  LOG_STORAGE_RESOURCE_ID: { default: undefined, meaning: "Read only blobs below this registry's `resourceId=` folder (default: any registry of that name).", replaces: undefined },
+  LOG_ANALYTICS_WORKSPACE_ID: { default: undefined, meaning: 'Log Analytics workspace (customer id GUID) holding the logs; replaces the storage archive.', replaces: undefined },
+  LOG_DIR: { default: undefined, meaning: 'Read JSON-lines log files under this folder instead (local runs).', replaces: undefined },
+  INVENTORY_FILE: { default: undefined, meaning: 'Read the inventory snapshot from this file instead of the registry (implies a dry run).', replaces: undefined, flag: 'inventory' },
+  CACHE_HISTORY_DAYS: { default: '7', meaning: 'Days of access history to count.', replaces: '--cache-history-days' },
+  CACHE_MIN_ACCESS_COUNT: { default: '1', meaning: 'Manifests accessed fewer times than this in the history are deleted.', replaces: '--cache-min-access-count' },
+  GRACE_DAYS: { default: 'CACHE_HISTORY_DAYS', meaning: 'Manifests created or updated within this many days are kept.', replaces: undefined },
+  LOG_MAX_STALENESS_HOURS: { default: '24', meaning: 'Refuse to delete when the newest log record is older than this.', replaces: undefined },
+  MAX_DELETE_PERCENT: { default: '90', meaning: 'Refuse to delete when more than this percentage of the manifests in scope would go.', replaces: undefined },
+  MAX_DELETES: { default: 'unlimited', meaning: 'Delete at most this many manifests per run (the rest are deferred).', replaces: undefined },
+  REPOSITORY_FILTER: { default: 'all', meaning: 'Regular expression: only repositories whose name matches are cleaned.', replaces: undefined },
+  PROTECT_TAGS: { default: 'none', meaning: 'Regular expression: manifests with a matching tag are never deleted.', replaces: undefined },
+  IGNORE_USER_AGENTS: { default: 'none', meaning: "Regular expression: pulls by matching user agents (scanners) don't count. This tool's own pulls never count.", replaces: undefined },
+  DRY_RUN: { default: 'false', meaning: 'Plan and report, delete nothing.', replaces: '--dry-run' },
+  CONCURRENCY: { default: '8', meaning: 'Registry requests in flight at once.', replaces: undefined },
+  DELETES_PER_MINUTE: { default: '500', meaning: "Delete rate ceiling (ACR Standard allows 500 per minute per identity).", replaces: undefined },
+  TIME_BUDGET_SECONDS: { default: '1500', meaning: 'Stop starting deletions after this long; the next run continues. Keep below the function timeout.', replaces: undefined },
+  CREDENTIAL: { default: 'default', meaning: '`default` (DefaultAzureCredential), `managed-identity`, `azure-cli`, or `emulator` (loopback only).', replaces: undefined },
+  AZURE_CLIENT_ID: { default: undefined, meaning: 'Client id of the user-assigned managed identity.', replaces: undefined },
+  ACR_AUDIENCE: { default: 'https://containerregistry.azure.net', meaning: 'Token audience of the registry (sovereign clouds).', replaces: undefined },
+  CLEANUP_SCHEDULE: { default: '0 30 2 * * *', meaning: 'NCRONTAB schedule of the timer (UTC).', replaces: undefined },
+} as const satisfies Record<string, { default: string | undefined; meaning: string; replaces: string | undefined; flag?: string }>;
+
+export type SettingName = keyof typeof SETTINGS;
+export type Settings = Partial<Record<string, string | undefined>>;
+
+export function flagOf(setting: SettingName): string {
+  const definition = SETTINGS[setting] as { flag?: string };
+  return `--${definition.flag ?? setting.toLowerCase().replaceAll('_', '-')}`;
+}
+
+export type StorageAccountRef =
+  | { kind: 'url'; url: string; accountName: string }
+  | { kind: 'connectionString'; connectionString: string };
+
+export type LogSourceConfig =
+  | { kind: 'dir'; directory: string; pathPattern: string }
+  | { kind: 'storage'; account: StorageAccountRef; container: string; pathPattern: string; resourceId?: string }
+  | { kind: 'workspace'; workspaceId: string };
+
+export type CredentialKind = 'default' | 'managed-identity' | 'azure-cli' | 'emulator';
+
+export interface RegistryTarget {
+  endpoint: string;
+  /** Lower-case registry name, used to pick this registry's records; undefined for an IP endpoint. */
+  name?: string;
+}
+
+export interface Config {
+  registry?: RegistryTarget;
+  inventoryFile?: string;
+  logs: LogSourceConfig;
+  policy: Policy;
+  ignoreUserAgents?: RegExp;
+  dryRun: boolean;
+  deletion: { concurrency: number; deletesPerMinute: number; timeBudgetSeconds: number };
+  credential: { kind: CredentialKind; clientId?: string };
+  audience: string;
+  schedule: string;
+}
+
+export interface ConfigProblem {
+  setting: SettingName | 'LOG_SOURCE' | 'REGISTRY_SOURCE';
+  message: string;
+}
+
+/** Bad settings, all of them: nothing runs until every problem is fixed. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: ConfigProblem[]) {
+    super(formatProblems(problems, (setting) => setting));
+  }
+
+  /** The same problems, named the way the caller's user knows them (app setting or CLI flag). */
+  describe(nameOf: (setting: SettingName) => string): string {
+    return formatProblems(this.problems, nameOf);
+  }
+}
+
+function formatProblems(problems: ConfigProblem[], nameOf: (setting: SettingName) => string): string {
+  const lines = problems.map(({ setting, message }) => {
+    if (setting === 'LOG_SOURCE') return `  ${message.replace(/\{(\w+)\}/g, (_, name: SettingName) => nameOf(name))}`;
+    if (setting === 'REGISTRY_SOURCE') return `  ${message.replace(/\{(\w+)\}/g, (_, name: SettingName) => nameOf(name))}`;
+    return `  ${nameOf(setting)}: ${message}`;
+  });
+  return `invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${lines.join('\n')}`;
+}
+
+const blankToUndefined = (value: unknown) => (typeof value === 'string' && value.trim() === '' ? undefined : value);
+const text = z.preprocess(blankToUndefined, z.string().trim().optional());
+
+function numberRule(options: { min: number; max: number; integer?: boolean }) {
+  return z.coerce
+    .number({ error: 'must be a number' })
+    .refine((value) => Number.isFinite(value), 'must be a finite number')
+    .refine((value) => !options.integer || Number.isInteger(value), 'must be a whole number')
+    .refine((value) => value >= options.min && value <= options.max, `must be between ${options.min} and ${options.max}`);
+}
+
+function number(options: { min: number; max: number; integer?: boolean; default: number }) {
+  return z.preprocess(blankToUndefined, numberRule(options).default(options.default));
+}
+
+function optionalNumber(options: { min: number; max: number; integer?: boolean }) {
+  return z.preprocess(blankToUndefined, numberRule(options).optional());
+}
+
+const regex = z.preprocess(
+  blankToUndefined,
+  z
+    .string()
+    .transform((source, context) => {
+      try {
+        return new RegExp(source);
+      } catch (error) {
+        context.addIssue({ code: 'custom', message: `is not a valid regular expression: ${(error as Error).message}` });
+        return z.NEVER;
+      }
+    })
+    .optional(),
+);
+
+const boolean = z.preprocess(
+  (value) => (typeof value === 'string' ? (value.trim() === '' ? undefined : value.trim().toLowerCase()) : value),
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
+    .default('false')
+    .transform((value) => value === 'true' || value === '1' || value === 'yes'),
+);
+
+const NCRONTAB = /^(\S+\s+){5}\S+$/;
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const schema = z.object({
+  CONTAINER_REGISTRY: text,
+  LOG_STORAGE_ACCOUNT: text,
+  LOG_STORAGE_ACCOUNT_CONTAINER: text.pipe(
+    z.string().regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, 'is not a valid blob container name').default(SETTINGS.LOG_STORAGE_ACCOUNT_CONTAINER.default),
+  ),
+  LOG_STORAGE_PATH_PATTERN: text.pipe(z.string().default(SETTINGS.LOG_STORAGE_PATH_PATTERN.default)),
+  LOG_STORAGE_RESOURCE_ID: text.pipe(
+    z.string().regex(/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.ContainerRegistry\/registries\/[^/]+$/i, 'must be a registry resource id (/subscriptions/…/registries/NAME)').optional(),
+  ),
+  LOG_ANALYTICS_WORKSPACE_ID: text.pipe(z.string().regex(GUID, 'must be the workspace id (a GUID)').optional()),
+  LOG_DIR: text,
+  INVENTORY_FILE: text,
+  CACHE_HISTORY_DAYS: number({ min: 1, max: 3650, integer: true, default: 7 }),
+  CACHE_MIN_ACCESS_COUNT: number({ min: 0, max: 1_000_000_000, integer: true, default: 1 }),
+  GRACE_DAYS: optionalNumber({ min: 0, max: 3650 }),
+  LOG_MAX_STALENESS_HOURS: number({ min: 0.1, max: 24 * 3650, default: 24 }),
+  MAX_DELETE_PERCENT: number({ min: 0, max: 100, default: 90 }),
+  MAX_DELETES: optionalNumber({ min: 0, max: 100_000_000, integer: true }),
+  REPOSITORY_FILTER: regex,
+  PROTECT_TAGS: regex,
+  IGNORE_USER_AGENTS: regex,
+  DRY_RUN: boolean,
+  CONCURRENCY: number({ min: 1, max: 64, integer: true, default: 8 }),
+  DELETES_PER_MINUTE: number({ min: 1, max: 1_000_000, default: 500 }),
+  TIME_BUDGET_SECONDS: number({ min: 1, max: 7 * 24 * 3600, default: 1500 }),
+  CREDENTIAL: z.preprocess(
+    blankToUndefined,
+    z.enum(['default', 'managed-identity', 'azure-cli', 'emulator'], { error: 'must be default, managed-identity, azure-cli or emulator' }).default('default'),
+  ),
+  AZURE_CLIENT_ID: text.pipe(z.string().regex(GUID, 'must be a client id (a GUID)').optional()),
+  ACR_AUDIENCE: text.pipe(z.url({ protocol: /^https$/, error: 'must be an https:// URL' }).default(SETTINGS.ACR_AUDIENCE.default)),
+  CLEANUP_SCHEDULE: text.pipe(z.string().regex(NCRONTAB, 'must be a six-field NCRONTAB expression ({second} {minute} {hour} {day} {month} {day-of-week})').default(SETTINGS.CLEANUP_SCHEDULE.default)),
+});
+
+/** Validates the settings once and returns the typed config, or throws a {@link ConfigError} listing every problem. */
+export function loadConfig(settings: Settings): Config {
+  const known = Object.fromEntries(Object.keys(SETTINGS).map((name) => [name, settings[name]]));
+  const parsed = schema.safeParse(known);
+  const problems: ConfigProblem[] = parsed.success
+    ? []
+    : parsed.error.issues.map((issue) => ({ setting: String(issue.path[0]) as SettingName, message: issue.message }));
+  if (!parsed.success) throw new ConfigError(dedupe(problems));
+  const s = parsed.data;
+
+  const logSources = (['LOG_DIR', 'LOG_STORAGE_ACCOUNT', 'LOG_ANALYTICS_WORKSPACE_ID'] as const).filter((name) => s[name] !== undefined);
+  if (logSources.length !== 1) {
+    problems.push({
+      setting: 'LOG_SOURCE',
+      message:
+        logSources.length === 0
+          ? 'no log source: set {LOG_STORAGE_ACCOUNT} (the storage archive) or {LOG_ANALYTICS_WORKSPACE_ID} (a workspace), or {LOG_DIR} for local files'
+          : `more than one log source (${logSources.map((name) => `{${name}}`).join(', ')}): set exactly one`,
+    });
+  }
+  if (s.CONTAINER_REGISTRY === undefined && s.INVENTORY_FILE === undefined) {
+    problems.push({ setting: 'REGISTRY_SOURCE', message: 'no registry: set {CONTAINER_REGISTRY} (or {INVENTORY_FILE} for an offline plan)' });
+  }
+  let registry: RegistryTarget | undefined;
+  if (s.CONTAINER_REGISTRY !== undefined) {
+    registry = parseRegistry(s.CONTAINER_REGISTRY);
+    if (registry === undefined) {
+      problems.push({ setting: 'CONTAINER_REGISTRY', message: `${JSON.stringify(s.CONTAINER_REGISTRY)} is neither a registry name, a login server, nor an https:// endpoint` });
+    }
+  }
+  let account: StorageAccountRef | undefined;
+  if (s.LOG_STORAGE_ACCOUNT !== undefined) {
+    account = parseStorageAccount(s.LOG_STORAGE_ACCOUNT);
+    if (account === undefined) {
+      problems.push({ setting: 'LOG_STORAGE_ACCOUNT', message: 'must be an account name, a blob endpoint URL (https://NAME.blob.core.windows.net) or a storage connection string' });
+    }
+  }
+  if (s.CREDENTIAL === 'emulator' && registry !== undefined && !isLoopbackEndpoint(registry.endpoint)) {
+    problems.push({ setting: 'CREDENTIAL', message: `the emulator credential sends a static token and is refused for ${registry.endpoint}, which is not a loopback address` });
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const logs: LogSourceConfig =
+    s.LOG_DIR !== undefined
+      ? { kind: 'dir', directory: s.LOG_DIR, pathPattern: s.LOG_STORAGE_PATH_PATTERN }
+      : s.LOG_ANALYTICS_WORKSPACE_ID !== undefined
+        ? { kind: 'workspace', workspaceId: s.LOG_ANALYTICS_WORKSPACE_ID }
+        : {
+            kind: 'storage',
+            account: account!,
+            container: s.LOG_STORAGE_ACCOUNT_CONTAINER,
+            pathPattern: s.LOG_STORAGE_PATH_PATTERN,
+            resourceId: s.LOG_STORAGE_RESOURCE_ID,
+          };
+  return {
+    registry,
+    inventoryFile: s.INVENTORY_FILE,
+    logs,
+    policy: {
+      historyDays: s.CACHE_HISTORY_DAYS,
+      minAccessCount: s.CACHE_MIN_ACCESS_COUNT,
+      graceDays: s.GRACE_DAYS ?? s.CACHE_HISTORY_DAYS,
+      logMaxStalenessHours: s.LOG_MAX_STALENESS_HOURS,
+      maxDeletePercent: s.MAX_DELETE_PERCENT,
+      maxDeletes: s.MAX_DELETES,
+      repositoryFilter: s.REPOSITORY_FILTER,
+      protectTags: s.PROTECT_TAGS,
+    },
+    ignoreUserAgents: s.IGNORE_USER_AGENTS,
+    dryRun: s.DRY_RUN || s.INVENTORY_FILE !== undefined,
+    deletion: { concurrency: s.CONCURRENCY, deletesPerMinute: s.DELETES_PER_MINUTE, timeBudgetSeconds: s.TIME_BUDGET_SECONDS },
+    credential: { kind: s.CREDENTIAL, clientId: s.AZURE_CLIENT_ID },
+    audience: s.ACR_AUDIENCE,
+    schedule: s.CLEANUP_SCHEDULE,
+  };
+}
+
+function dedupe(problems: ConfigProblem[]): ConfigProblem[] {
+  const seen = new Set<string>();
+  return problems.filter((problem) => {
+    const key = `${problem.setting}\u0000${problem.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+const REGISTRY_NAME = /^[a-zA-Z0-9]{5,50}$/;
+
+export function parseRegistry(value: string): RegistryTarget | undefined {
+  if (REGISTRY_NAME.test(value)) return { endpoint: `https://${value.toLowerCase()}.azurecr.io`, name: value.toLowerCase() };
+  if (/^https?:\/\//i.test(value)) {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      return undefined;
+    }
+    if (url.protocol !== 'https:' || url.pathname !== '/' || url.search !== '') return undefined;
+    return { endpoint: url.origin, name: registryNameOfHost(url.hostname) };
+  }
+  if (/^[a-z0-9.-]+$/i.test(value) && value.includes('.')) {
+    return { endpoint: `https://${value.toLowerCase()}`, name: registryNameOfHost(value.toLowerCase()) };
+  }
+  return undefined;
+}
+
+function registryNameOfHost(host: string): string | undefined {
+  if (/^[\d.]+$/.test(host) || host.startsWith('[') || host === 'localhost') return undefined;
+  const label = host.split('.')[0]!.toLowerCase();
+  return REGISTRY_NAME.test(label) ? label : undefined;
+}
+
+export function parseStorageAccount(value: string): StorageAccountRef | undefined {
+  if (/^UseDevelopmentStorage=true/i.test(value) || /(^|;)\s*(DefaultEndpointsProtocol|BlobEndpoint|AccountName)=/i.test(value)) {
+    return { kind: 'connectionString', connectionString: value };
+  }
+  if (/^[a-z0-9]{3,24}$/.test(value)) return { kind: 'url', url: `https://${value}.blob.core.windows.net`, accountName: value };
+  if (/^https?:\/\//i.test(value)) {
+    try {
+      const url = new URL(value);
+      const accountName = url.hostname.split('.')[0] ?? '';
+      return { kind: 'url', url: url.origin + url.pathname.replace(/\/+$/, ''), accountName };
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+export function isLoopbackEndpoint(endpoint: string): boolean {
+  const host = new URL(endpoint).hostname;
+  return host === 'localhost' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host);
+}

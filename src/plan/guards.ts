@@ -1,0 +1,46 @@
+import { HOUR_MS, type Policy } from './policy.js';
+
+export type GuardReason = 'logs-missing' | 'logs-stale' | 'too-many-deletions' | 'logs-unavailable';
+
+export interface GuardRefusal {
+  reason: GuardReason;
+  message: string;
+}
+
+export interface LogEvidence {
+  /** Newest time of any record of the registry's repository events, or undefined when none was seen. */
+  newestRecordMs: number | undefined;
+  /** Records of any operation inside the window. */
+  recordsInWindow: number;
+}
+
+/** Whether the logs are trustworthy enough to delete on them. */
+export function checkLogs(evidence: LogEvidence, policy: Policy, now: Date): GuardRefusal | null {
+  if (evidence.recordsInWindow === 0 || evidence.newestRecordMs === undefined) {
+    return {
+      reason: 'logs-missing',
+      message: `no log record of any kind lies in the last ${policy.historyDays} days: the diagnostic setting may be missing or pointing elsewhere, so nothing can be judged unused`,
+    };
+  }
+  const ageHours = (now.getTime() - evidence.newestRecordMs) / HOUR_MS;
+  if (ageHours > policy.logMaxStalenessHours) {
+    return {
+      reason: 'logs-stale',
+      message: `the newest log record is from ${new Date(evidence.newestRecordMs).toISOString()}, ${ageHours.toFixed(1)} hours ago, more than the allowed ${policy.logMaxStalenessHours} hours: log delivery may have stopped`,
+    };
+  }
+  return null;
+}
+
+/** Whether the share of manifests that would go is believable. */
+export function checkDeletionShare(candidates: number, inScope: number, policy: Policy): GuardRefusal | null {
+  if (inScope === 0 || candidates === 0) return null;
+  const percent = (candidates / inScope) * 100;
+  if (percent > policy.maxDeletePercent) {
+    return {
+      reason: 'too-many-deletions',
+      message: `${candidates} of ${inScope} manifests in scope (${percent.toFixed(1)} %) would be deleted, more than the allowed ${policy.maxDeletePercent} %: check that the logs cover this registry, or raise the limit for a first cleanup`,
+    };
+  }
+  return null;
+}

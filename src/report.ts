@@ -1,0 +1,213 @@
+import type { LogStats } from './accessLog/counts.js';
+import type { SkipReason } from './accessLog/record.js';
+import type { Decision, KeepReason, Plan } from './plan/plan.js';
+
+export const TOOL_NAME = 'acr-cache-cleaner';
+export const TOOL_VERSION = '0.1.0';
+export const USER_AGENT_PREFIX = `${TOOL_NAME}/${TOOL_VERSION}`;
+
+export interface DeletionEntry {
+  repository: string;
+  digest: string;
+  tags: string[];
+  sizeInBytes: number;
+  accessCount: number;
+  lastAccess: string | null;
+  reason: string;
+}
+
+export interface FailedDeletion {
+  repository: string;
+  digest: string;
+  error: string;
+}
+
+export interface SkippedDeletion {
+  repository: string;
+  digest: string;
+  why: string;
+}
+
+/** What executing the deletions did; absent for a dry run or a refused pass. */
+export interface ExecutionReport {
+  deleted: DeletionEntry[];
+  alreadyGone: number;
+  failed: FailedDeletion[];
+  skipped: SkippedDeletion[];
+  leftForNextRun: number;
+  stoppedBy: 'time-budget' | 'cancelled' | null;
+  estimatedMoreRuns: number;
+  seconds: number;
+  bytesReclaimed: number;
+  deletesPerMinute: number;
+}
+
+export interface LogsReport {
+  source: string;
+  filesRead: number;
+  bytesRead: number;
+  linesRead: number;
+  accessesCounted: number;
+  distinctManifestsAccessed: number;
+  skipped: Record<SkipReason, number>;
+  recordsInWindow: number;
+  newestRecord: string | null;
+  badLines: LogStats['badLines'];
+  notes: string[];
+}
+
+export interface PassReport {
+  tool: string;
+  version: string;
+  registry: string;
+  now: string;
+  dryRun: boolean;
+  settings: Record<string, unknown>;
+  aborted: string | null;
+  abortMessage: string | null;
+  delete: DeletionEntry[];
+  keep: { repository: string; digest: string; reason: KeepReason }[];
+  logs: LogsReport;
+  summary: {
+    manifests: number;
+    inScope: number;
+    toDelete: number;
+    byReason: Record<string, number>;
+    bytesReclaimed: number;
+    largestRepositories: { repository: string; manifests: number; bytes: number }[];
+  };
+  execution: ExecutionReport | null;
+  error: string | null;
+}
+
+export function describeDeletion(decision: Decision, plan: Plan): string {
+  const { policy } = plan;
+  const last = decision.lastAccessMs === undefined ? 'never accessed' : `last accessed ${new Date(decision.lastAccessMs).toISOString()}`;
+  return `accessed ${decision.accessCount} time(s) in ${policy.historyDays} days (minimum ${policy.minAccessCount}), ${last}, last updated ${decision.lastUpdatedOn.toISOString()} (grace ${policy.graceDays} days)`;
+}
+
+export function deletionEntry(decision: Decision, plan: Plan): DeletionEntry {
+  return {
+    repository: decision.repository,
+    digest: decision.digest,
+    tags: decision.tags,
+    sizeInBytes: decision.sizeInBytes,
+    accessCount: decision.accessCount,
+    lastAccess: decision.lastAccessMs === undefined ? null : new Date(decision.lastAccessMs).toISOString(),
+    reason: describeDeletion(decision, plan),
+  };
+}
+
+export function buildReport(input: {
+  registry: string;
+  plan: Plan;
+  logs: LogsReport;
+  dryRun: boolean;
+  settings: Record<string, unknown>;
+  execution: ExecutionReport | null;
+}): PassReport {
+  const { plan } = input;
+  const byReason: Record<string, number> = {};
+  for (const decision of plan.decisions) byReason[decision.reason] = (byReason[decision.reason] ?? 0) + 1;
+  const perRepository = new Map<string, { manifests: number; bytes: number }>();
+  for (const decision of plan.deletions) {
+    const entry = perRepository.get(decision.repository) ?? { manifests: 0, bytes: 0 };
+    entry.manifests++;
+    entry.bytes += decision.sizeInBytes;
+    perRepository.set(decision.repository, entry);
+  }
+  const largestRepositories = [...perRepository]
+    .map(([repository, entry]) => ({ repository, ...entry }))
+    .sort((a, b) => b.bytes - a.bytes || a.repository.localeCompare(b.repository))
+    .slice(0, 10);
+  return {
+    tool: TOOL_NAME,
+    version: TOOL_VERSION,
+    registry: input.registry,
+    now: plan.now.toISOString(),
+    dryRun: input.dryRun,
+    settings: input.settings,
+    aborted: plan.aborted?.reason ?? null,
+    abortMessage: plan.aborted?.message ?? null,
+    delete: plan.deletions.map((decision) => deletionEntry(decision, plan)),
+    keep: plan.decisions
+      .filter((decision) => decision.action === 'keep')
+      .map((decision) => ({ repository: decision.repository, digest: decision.digest, reason: decision.reason as KeepReason })),
+    logs: input.logs,
+    summary: {
+      manifests: plan.decisions.length,
+      inScope: plan.inScope,
+      toDelete: plan.deletions.length,
+      byReason,
+      bytesReclaimed: plan.deletions.reduce((sum, decision) => sum + decision.sizeInBytes, 0),
+      largestRepositories,
+    },
+    execution: input.execution,
+    error: null,
+  };
+}
+
+export function logsReport(source: string, stats: LogStats, counts: { size: number; recordsInWindow: number; newestRecordMs: number | undefined }): LogsReport {
+  return {
+    source,
+    filesRead: stats.filesRead,
+    bytesRead: stats.bytesRead,
+    linesRead: stats.records,
+    accessesCounted: stats.accessesCounted,
+    distinctManifestsAccessed: counts.size,
+    skipped: stats.skipped,
+    recordsInWindow: counts.recordsInWindow,
+    newestRecord: counts.newestRecordMs === undefined ? null : new Date(counts.newestRecordMs).toISOString(),
+    badLines: stats.badLines,
+    notes: stats.notes,
+  };
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
+}
+
+/** The readable summary of a pass, for a terminal or a log. */
+export function formatReportText(report: PassReport): string {
+  const lines: string[] = [];
+  const { summary, logs, execution } = report;
+  lines.push(`acr-cache-cleaner ${report.version} — ${report.registry} at ${report.now}${report.dryRun ? ' (dry run)' : ''}`);
+  lines.push(
+    `logs: ${logs.source}: ${logs.filesRead} file(s), ${logs.linesRead} record(s), ${logs.accessesCounted} access(es) to ${logs.distinctManifestsAccessed} manifest(s), newest record ${logs.newestRecord ?? 'none'}`,
+  );
+  const skipped = Object.entries(logs.skipped).filter(([, count]) => count > 0);
+  if (skipped.length > 0) lines.push(`  skipped: ${skipped.map(([reason, count]) => `${reason} ${count}`).join(', ')}`);
+  for (const bad of logs.badLines.slice(0, 5)) lines.push(`  ${bad.reason} at ${bad.source}:${bad.line}${bad.detail ? ` (${bad.detail})` : ''}`);
+  for (const note of logs.notes) lines.push(`  note: ${note}`);
+  lines.push(`manifests: ${summary.manifests} (${summary.inScope} in scope)`);
+  for (const [reason, count] of Object.entries(summary.byReason).sort()) lines.push(`  ${reason.padEnd(13)} ${count}`);
+  if (report.error) lines.push(`FAILED: ${report.error}`);
+  if (report.aborted) {
+    lines.push(`REFUSED (${report.aborted}): ${report.abortMessage}`);
+    lines.push('nothing was deleted');
+    return lines.join('\n');
+  }
+  lines.push(`${report.dryRun ? 'would delete' : 'to delete'}: ${summary.toDelete} manifest(s), ${formatBytes(summary.bytesReclaimed)}`);
+  if (summary.largestRepositories.length > 0) {
+    lines.push('largest repositories to clean:');
+    for (const entry of summary.largestRepositories.slice(0, 5)) {
+      lines.push(`  ${entry.repository}: ${entry.manifests} manifest(s), ${formatBytes(entry.bytes)}`);
+    }
+  }
+  if (execution) {
+    lines.push(
+      `deleted ${execution.deleted.length} (${formatBytes(execution.bytesReclaimed)}), already gone ${execution.alreadyGone}, failed ${execution.failed.length}, skipped ${execution.skipped.length}, left for the next run ${execution.leftForNextRun} in ${execution.seconds.toFixed(1)} s (${execution.deletesPerMinute.toFixed(0)}/min)`,
+    );
+    if (execution.stoppedBy) lines.push(`stopped by the ${execution.stoppedBy}; estimated ${execution.estimatedMoreRuns} more run(s) to finish`);
+    for (const failure of execution.failed.slice(0, 10)) lines.push(`  failed ${failure.repository}@${failure.digest}: ${failure.error}`);
+    for (const skip of execution.skipped.slice(0, 10)) lines.push(`  skipped ${skip.repository}@${skip.digest}: ${skip.why}`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,88 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { RecordSplitter } from '../../src/accessLog/lines.js';
+
+type Emitted = { text: string; line: number; unterminated: boolean };
+
+function split(chunks: (string | Buffer)[]): Emitted[] {
+  const out: Emitted[] = [];
+  const splitter = new RecordSplitter((latin1, line, unterminated) => out.push({ text: Buffer.from(latin1, 'latin1').toString(), line, unterminated }));
+  for (const chunk of chunks) splitter.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  splitter.end();
+  return out;
+}
+
+function chunked(text: string, cuts: number[]): Buffer[] {
+  const bytes = Buffer.from(text);
+  const points = [...new Set(cuts.map((cut) => cut % (bytes.length + 1)))].sort((a, b) => a - b);
+  const chunks: Buffer[] = [];
+  let previous = 0;
+  for (const point of [...points, bytes.length]) {
+    chunks.push(bytes.subarray(previous, point));
+    previous = point;
+  }
+  return chunks;
+}
+
+describe('RecordSplitter, JSON Lines', () => {
+  it('splits lines and numbers them, skipping blank lines and CR', () => {
+    const out = split(['{"a":1}\r\n\r\n  \n{"b":2}\n']);
+    expect(out).toEqual([
+      { text: '{"a":1}', line: 1, unterminated: false },
+      { text: '{"b":2}', line: 4, unterminated: false },
+    ]);
+  });
+
+  it('drops a UTF-8 BOM and keeps multi-byte characters split across chunks', () => {
+    const text = '\uFEFF{"ua":"größe ✓"}\n{"x":1}\n';
+    const bytes = Buffer.from(text);
+    const out = split([bytes.subarray(0, 14), bytes.subarray(14, 15), bytes.subarray(15)]);
+    expect(out.map((record) => record.text)).toEqual(['{"ua":"größe ✓"}', '{"x":1}']);
+  });
+
+  it('hands out a final line without newline as unterminated', () => {
+    const out = split(['{"a":1}\n{"b":']);
+    expect(out.at(-1)).toEqual({ text: '{"b":', line: 2, unterminated: true });
+  });
+
+  it('gives the same records whatever the chunking', () => {
+    const lines = fc.array(fc.json({ maxDepth: 2 }).map((json) => json.replace(/\n/g, ' ')), { maxLength: 8 });
+    fc.assert(
+      fc.property(lines, fc.array(fc.nat(), { maxLength: 6 }), fc.constantFrom('\n', '\r\n'), (records, cuts, eol) => {
+        const text = records.map((record) => record + eol).join('');
+        const whole = split([text]);
+        expect(split(chunked(text, cuts))).toEqual(whole);
+        expect(whole.map((record) => record.text)).toEqual(records.map((record) => record.trim()).filter((record) => record.length > 0));
+      }),
+    );
+  });
+});
+
+describe('RecordSplitter, {"records":[…]} documents', () => {
+  const document = '{"records":[\n  {"time":"t1","properties":{"a":"}{\\"]"}},\n  {"time":"t2","list":[1,{"x":2}]}\n]}\n';
+
+  it('hands out every element of the records array, with the line it starts on', () => {
+    const out = split([document]);
+    expect(out.map((record) => JSON.parse(record.text))).toEqual([
+      { time: 't1', properties: { a: '}{"]' } },
+      { time: 't2', list: [1, { x: 2 }] },
+    ]);
+    expect(out.map((record) => record.line)).toEqual([2, 3]);
+  });
+
+  it('gives the same records whatever the chunking', () => {
+    fc.assert(
+      fc.property(fc.array(fc.nat(), { maxLength: 10 }), (cuts) => {
+        expect(split(chunked(document, cuts))).toEqual(split([document]));
+      }),
+    );
+  });
+
+  it('reports a record cut off at the end as unterminated', () => {
+    const out = split(['{"records":[{"time":"t1"},{"time":"t']);
+    expect(out).toEqual([
+      { text: '{"time":"t1"}', line: 1, unterminated: false },
+      { text: '{"time":"t', line: 1, unterminated: true },
+    ]);
+  });
+});

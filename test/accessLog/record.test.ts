@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import { AccessCounts, LogFileReader, LogStats } from '../../src/accessLog/counts.js';
+import { classifyRecord, parseLogTime, type RecordFilter } from '../../src/accessLog/record.js';
+
+const DIGEST = `sha256:${'ab'.repeat(32)}`;
+const NOW = Date.parse('2026-11-27T02:00:00Z');
+const filter: RecordFilter = { window: { startMs: NOW - 7 * 86_400_000, endMs: NOW } };
+
+function line(overrides: Record<string, unknown> = {}, properties: Record<string, unknown> = {}): string {
+  return JSON.stringify({
+    time: '2026-11-26T10:00:00.1234567Z',
+    category: 'ContainerRegistryRepositoryEvents',
+    operationName: 'Pull',
+    resultType: 'HttpStatusCode',
+    resultDescription: '200',
+    identity: 'c2c7e9f4',
+    durationMs: '38.212784',
+    resourceId: '/SUBSCRIPTIONS/X/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.CONTAINERREGISTRY/REGISTRIES/CICACHE',
+    ...overrides,
+    properties: { repository: 'ci/app', digest: DIGEST, tag: 'latest', userAgent: 'docker/27.3.1', loginServer: 'cicache.azurecr.io', ...properties },
+  });
+}
+
+const reason = (text: string, options: Partial<RecordFilter> = {}, unterminated = false) => {
+  const result = classifyRecord(text, { ...filter, ...options }, unterminated);
+  return result.kind === 'access' ? 'access' : result.reason;
+};
+
+describe('classifyRecord', () => {
+  it('counts successful pulls and pushes', () => {
+    expect(reason(line())).toBe('access');
+    expect(reason(line({ operationName: 'Push', resultDescription: '201' }))).toBe('access');
+    expect(reason(line({ resultDescription: 200 }))).toBe('access');
+  });
+
+  it('skips everything else, by reason', () => {
+    expect(reason('{"time":')).toBe('malformed-json');
+    expect(reason('{"time":', {}, true)).toBe('truncated-line');
+    expect(reason('[1,2]')).toBe('malformed-json');
+    expect(reason(line({ category: 'ContainerRegistryLoginEvents' }))).toBe('other-category');
+    expect(reason(line({ time: '<nil>' }))).toBe('bad-time');
+    expect(reason(line({ time: '2026-13-01T00:00:00Z' }))).toBe('bad-time');
+    expect(reason(line({ operationName: 'Delete' }))).toBe('not-pull-or-push');
+    expect(reason(line({ resultDescription: '404' }))).toBe('unsuccessful');
+    expect(reason(line({ resultType: 'Failed' }))).toBe('unsuccessful');
+    expect(reason(line({ time: '2026-11-01T00:00:00Z' }))).toBe('outside-window');
+    expect(reason(line({}, { repository: '<nil>' }))).toBe('missing-fields');
+    expect(reason(line({}, { digest: '<nil>' }))).toBe('missing-fields');
+    expect(reason(line({}, { digest: 'sha256:ABC' }))).toBe('missing-fields');
+    expect(reason(line({}, { userAgent: 'acr-cache-cleaner/0.1.0 azsdk-js-container-registry/1.1.2' }))).toBe('own-user-agent');
+    expect(reason(line({}, { userAgent: 'Trivy/0.56.2' }), { ignoreUserAgents: /^Trivy\// })).toBe('ignored-user-agent');
+  });
+
+  it('tolerates an object identity and a numeric duration', () => {
+    expect(reason(line({ identity: { claims: { appid: 'x' } }, durationMs: 38.2 }))).toBe('access');
+  });
+
+  it('keeps the window start inclusive and its end exact to the 7th fractional digit', () => {
+    const at = (time: string) => reason(line({ time }));
+    expect(at('2026-11-20T02:00:00.0000000Z')).toBe('access');
+    expect(at('2026-11-20T01:59:59.9999999Z')).toBe('outside-window');
+    expect(at('2026-11-27T02:00:00.0000000Z')).toBe('access');
+    expect(at('2026-11-27T02:00:00.0000001Z')).toBe('outside-window');
+  });
+
+  it('skips records of other registries when the registry is known, by resourceId or login server', () => {
+    expect(reason(line(), { registryName: 'cicache' })).toBe('access');
+    expect(reason(line(), { registryName: 'other' })).toBe('other-registry');
+    expect(reason(line({ resourceId: '<nil>' }, { loginServer: 'other.azurecr.io' }), { registryName: 'cicache' })).toBe('other-registry');
+  });
+});
+
+describe('parseLogTime', () => {
+  it('parses offsets and fractions', () => {
+    expect(parseLogTime('2026-11-27T03:00:00.5+01:00')).toEqual({ ms: Date.parse('2026-11-27T02:00:00.500Z'), subMillisecond: false });
+    expect(parseLogTime('2026-11-27T02:00:00Z')?.ms).toBe(Date.parse('2026-11-27T02:00:00Z'));
+    expect(parseLogTime('yesterday')).toBeUndefined();
+  });
+});
+
+describe('LogFileReader', () => {
+  it('counts per repository@digest, tracks the newest record of any operation, and names bad lines', () => {
+    const counts = new AccessCounts();
+    const stats = new LogStats();
+    const reader = new LogFileReader('PT1H.json', filter, counts, stats);
+    reader.push(`${line({ time: '2026-11-25T00:00:00Z' })}\n${line({ time: '2026-11-26T00:00:00Z' })}\nnot json\n`);
+    reader.push(`${line({ time: '2026-11-26T23:00:00Z', operationName: 'Delete' })}\n{"time":"2026`);
+    reader.end();
+    expect(counts.get('ci/app', DIGEST)).toEqual({ count: 2, lastAccessMs: Date.parse('2026-11-26T00:00:00Z') });
+    expect(counts.newestRecordMs).toBe(Date.parse('2026-11-26T23:00:00Z'));
+    expect(counts.recordsInWindow).toBe(3);
+    expect(stats.skipped['malformed-json']).toBe(1);
+    expect(stats.skipped['truncated-line']).toBe(1);
+    expect(stats.badLines.map((bad) => `${bad.source}:${bad.line}:${bad.reason}`)).toEqual(['PT1H.json:3:malformed-json', 'PT1H.json:5:truncated-line']);
+  });
+});

@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, flagOf, loadConfig, parseRegistry, parseStorageAccount } from '../src/config.js';
+
+const minimal = { CONTAINER_REGISTRY: 'cicache', LOG_STORAGE_ACCOUNT: 'cilogs' };
+
+function problemsOf(settings: Record<string, string>): string[] {
+  try {
+    loadConfig(settings);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems.map((problem) => problem.setting);
+    throw error;
+  }
+  return [];
+}
+
+describe('loadConfig', () => {
+  it('applies the original script defaults', () => {
+    const config = loadConfig(minimal);
+    expect(config.policy).toMatchObject({ historyDays: 7, minAccessCount: 1, graceDays: 7 });
+    expect(config.logs).toEqual({
+      kind: 'storage',
+      account: { kind: 'url', url: 'https://cilogs.blob.core.windows.net', accountName: 'cilogs' },
+      container: 'insights-logs-containerregistryrepositoryevents',
+      pathPattern: '*.json',
+      resourceId: undefined,
+    });
+    expect(config.registry).toEqual({ endpoint: 'https://cicache.azurecr.io', name: 'cicache' });
+    expect(config.dryRun).toBe(false);
+  });
+
+  it('lists every bad setting by name at once', () => {
+    expect(
+      problemsOf({ ...minimal, CACHE_HISTORY_DAYS: 'seven', CACHE_MIN_ACCESS_COUNT: '-1', PROTECT_TAGS: '([', DRY_RUN: 'maybe', CLEANUP_SCHEDULE: '0 2 * * *' }).sort(),
+    ).toEqual(['CACHE_HISTORY_DAYS', 'CACHE_MIN_ACCESS_COUNT', 'CLEANUP_SCHEDULE', 'DRY_RUN', 'PROTECT_TAGS']);
+  });
+
+  it('rejects an overflowing history (the "--ago 999999d" trap)', () => {
+    expect(() => loadConfig({ ...minimal, CACHE_HISTORY_DAYS: '999999' })).toThrow(/CACHE_HISTORY_DAYS: must be between 1 and 3650/);
+  });
+
+  it('names the CLI flag when asked to', () => {
+    try {
+      loadConfig({ ...minimal, MAX_DELETE_PERCENT: '150' });
+      expect.unreachable();
+    } catch (error) {
+      expect((error as ConfigError).describe(flagOf)).toContain('--max-delete-percent: must be between 0 and 100');
+    }
+  });
+
+  it('wants exactly one log source and a registry', () => {
+    expect(() => loadConfig({ CONTAINER_REGISTRY: 'cicache' })).toThrow(/no log source/);
+    expect(() => loadConfig({ ...minimal, LOG_ANALYTICS_WORKSPACE_ID: '00000000-0000-0000-0000-000000000001' })).toThrow(/more than one log source/);
+    expect(() => loadConfig({ LOG_DIR: '/tmp' })).toThrow(/no registry/);
+  });
+
+  it('treats blank app settings as unset', () => {
+    expect(loadConfig({ ...minimal, CACHE_HISTORY_DAYS: '', GRACE_DAYS: ' ' }).policy.historyDays).toBe(7);
+  });
+
+  it('refuses the static emulator credential for a non-loopback registry', () => {
+    expect(() => loadConfig({ ...minimal, CREDENTIAL: 'emulator' })).toThrow(/CREDENTIAL: the emulator credential/);
+    expect(loadConfig({ ...minimal, CONTAINER_REGISTRY: 'https://127.0.0.1:8443', CREDENTIAL: 'emulator' }).registry).toEqual({ endpoint: 'https://127.0.0.1:8443', name: undefined });
+  });
+
+  it('an inventory file implies a dry run', () => {
+    expect(loadConfig({ INVENTORY_FILE: 'inv.json', LOG_DIR: 'logs' }).dryRun).toBe(true);
+  });
+});
+
+describe('parsing registry and storage references', () => {
+  it('accepts names, login servers and https endpoints', () => {
+    expect(parseRegistry('CiCache')).toEqual({ endpoint: 'https://cicache.azurecr.io', name: 'cicache' });
+    expect(parseRegistry('cicache.azurecr.cn')).toEqual({ endpoint: 'https://cicache.azurecr.cn', name: 'cicache' });
+    expect(parseRegistry('http://cicache.azurecr.io')).toBeUndefined();
+    expect(parseRegistry('ab')).toBeUndefined();
+  });
+
+  it('accepts account names, endpoints and connection strings', () => {
+    expect(parseStorageAccount('UseDevelopmentStorage=true')?.kind).toBe('connectionString');
+    expect(parseStorageAccount('DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=x;BlobEndpoint=http://127.0.0.1:1/devstoreaccount1;')?.kind).toBe('connectionString');
+    expect(parseStorageAccount('https://cilogs.blob.core.windows.net/')).toEqual({ kind: 'url', url: 'https://cilogs.blob.core.windows.net', accountName: 'cilogs' });
+    expect(parseStorageAccount('Not An Account')).toBeUndefined();
+  });
+});

@@ -1,0 +1,32 @@
+import { AccessCounts } from '../../src/accessLog/counts.js';
+import type { Inventory, ManifestInfo } from '../../src/inventory.js';
+import type { Policy } from '../../src/plan/policy.js';
+
+export const NOW = new Date('2026-11-27T02:00:00Z');
+export const DAY = 86_400_000;
+
+export function digestOf(label: string | number): string {
+  const hex = Buffer.from(String(label)).toString('hex');
+  return `sha256:${hex.padEnd(64, '0').slice(0, 64)}`;
+}
+
+export function manifest(label: string | number, overrides: Partial<ManifestInfo> = {}): ManifestInfo {
+  const old = new Date(NOW.getTime() - 30 * DAY);
+  return { digest: digestOf(label), sizeInBytes: 1000, createdOn: old, lastUpdatedOn: old, tags: [], canDelete: true, relatedArtifacts: [], ...overrides };
+}
+
+export function inventoryOf(repositories: Record<string, ManifestInfo[]>): Inventory {
+  return { registry: 'cicache.azurecr.io', repositories: Object.entries(repositories).map(([name, manifests]) => ({ name, manifests })) };
+}
+
+/** Access counts with fresh evidence (a record one hour ago), so the log guards pass. */
+export function accessesOf(entries: [repository: string, digest: string, count: number, daysAgo?: number][] = []): AccessCounts {
+  const counts = new AccessCounts();
+  counts.sawRecord(NOW.getTime() - 3_600_000, true);
+  for (const [repository, digest, count, daysAgo = 1] of entries) counts.add(repository, digest, NOW.getTime() - daysAgo * DAY, count);
+  return counts;
+}
+
+export function policyOf(overrides: Partial<Policy> = {}): Policy {
+  return { historyDays: 7, minAccessCount: 1, graceDays: 7, logMaxStalenessHours: 24, maxDeletePercent: 100, ...overrides };
+}
