@@ -24,6 +24,8 @@ ${[...settingByFlag]
   .join('\n')}
   --now ISO-TIME
       Plan as if it were this time (default: now).
+  --export-inventory FILE
+      Write the listed registry inventory to FILE (the --inventory format).
   --output text|json
       text: a readable summary (default); json: one JSON document on stdout.
   --help, --version
@@ -41,6 +43,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   const options: Record<string, { type: 'string' | 'boolean' }> = {
     now: { type: 'string' },
     output: { type: 'string' },
+    'export-inventory': { type: 'string' },
     help: { type: 'boolean' },
     version: { type: 'boolean' },
   };
@@ -84,7 +87,11 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   let report: PassReport;
   try {
     const config = loadConfig(settings);
-    const deps = createPassDependencies(config, { clock: () => now, log: (message) => io.stderr(`${message}\n`) });
+    const deps = createPassDependencies(config, {
+      clock: () => now,
+      log: (message) => io.stderr(`${message}\n`),
+      exportInventory: values['export-inventory'] as string | undefined,
+    });
     report = await runPass(config, deps);
   } catch (error) {
     if (error instanceof ConfigError) {

@@ -1,8 +1,11 @@
 import { LocalDirLogSource } from './accessLog/sources/localDir.js';
 import type { AccessLogSource } from './accessLog/sources/source.js';
 import type { Config } from './config.js';
-import { readInventoryFile } from './inventory.js';
+import { readInventoryFile, writeInventoryFile } from './inventory.js';
 import type { InventorySource, PassDependencies } from './pass.js';
+import { AcrInventorySource, type RegistryConnection } from './registry/acr.js';
+import { createCredential } from './registry/credential.js';
+import { AcrDeleter } from './registry/deleter.js';
 
 /** A setting names an adapter this build does not have yet. */
 export class NotAvailableError extends Error {
@@ -21,17 +24,49 @@ export function createLogSource(config: Config): AccessLogSource {
   }
 }
 
-export function createInventorySource(config: Config): InventorySource {
+export function registryConnection(config: Config): RegistryConnection | undefined {
+  if (config.registry === undefined) return undefined;
+  return { endpoint: config.registry.endpoint, credential: createCredential(config.credential), audience: config.audience };
+}
+
+export function createInventorySource(config: Config, connection: RegistryConnection | undefined, log?: (message: string) => void): InventorySource {
   const file = config.inventoryFile;
   if (file !== undefined) return { description: `the inventory snapshot ${file}`, load: () => readInventoryFile(file) };
-  throw new NotAvailableError('listing a live registry (--container-registry without --inventory) is not available yet: use --inventory FILE');
+  if (connection === undefined) throw new NotAvailableError('no registry to list: set CONTAINER_REGISTRY or an inventory file');
+  return new AcrInventorySource(connection, { concurrency: config.deletion.concurrency, log });
+}
+
+export interface WiringOptions {
+  clock?: () => Date;
+  log?: (message: string) => void;
+  /** Also write the listed inventory to this file (the CLI's --export-inventory). */
+  exportInventory?: string;
 }
 
 /** The adapters a config asks for. */
-export function createPassDependencies(config: Config, options: { clock?: () => Date; log?: (message: string) => void } = {}): PassDependencies {
+export function createPassDependencies(config: Config, options: WiringOptions = {}): PassDependencies {
+  const connection = config.inventoryFile === undefined ? registryConnection(config) : undefined;
+  let inventory = createInventorySource(config, connection, options.log);
+  const exportTo = options.exportInventory;
+  if (exportTo !== undefined) {
+    const source = inventory;
+    inventory = {
+      description: source.description,
+      load: async (signal) => {
+        const listed = await source.load(signal);
+        await writeInventoryFile(exportTo, listed);
+        options.log?.(`wrote the inventory snapshot to ${exportTo}`);
+        return listed;
+      },
+    };
+  }
   return {
     logs: createLogSource(config),
-    inventory: createInventorySource(config),
+    inventory,
+    deleter:
+      connection === undefined
+        ? undefined
+        : new AcrDeleter(connection, { concurrency: config.deletion.concurrency, deletesPerMinute: config.deletion.deletesPerMinute, log: options.log }),
     clock: options.clock ?? (() => new Date()),
     log: options.log,
   };

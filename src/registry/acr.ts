@@ -1,0 +1,189 @@
+import { ContainerRegistryClient, type ArtifactManifestProperties } from '@azure/container-registry';
+import type { TokenCredential } from '@azure/core-auth';
+import type { FullOperationResponse } from '@azure/core-client';
+import type { Inventory, ManifestInfo, RepositoryInfo } from '../inventory.js';
+import type { InventorySource } from '../pass.js';
+import { USER_AGENT_PREFIX } from '../report.js';
+import { DEFAULT_RETRY, isTransient, sleep, backoffMs, statusOf, withRetries, type RetryPolicy } from './retry.js';
+
+export const INDEX_MEDIA_TYPES = new Set([
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+  'application/vnd.oci.image.index.v1+json',
+]);
+
+export interface RegistryConnection {
+  endpoint: string;
+  credential: TokenCredential;
+  /** Token audience, e.g. `https://containerregistry.azure.net` (overridable for sovereign clouds). */
+  audience: string;
+}
+
+/**
+ * One SDK client. The SDK caches a single ACR access token per client and each change of scope costs a
+ * 401 and a token call, so callers keep one client per worker and work repository by repository.
+ */
+export function createRegistryClient(connection: RegistryConnection): ContainerRegistryClient {
+  return new ContainerRegistryClient(connection.endpoint, connection.credential, {
+    audience: connection.audience,
+    userAgentOptions: { userAgentPrefix: USER_AGENT_PREFIX },
+    retryOptions: { maxRetries: 3 },
+  });
+}
+
+export interface ListingOptions {
+  concurrency: number;
+  pageSize?: number;
+  retry?: RetryPolicy;
+  log?: (message: string) => void;
+}
+
+export interface ListingStats {
+  repositories: number;
+  manifests: number;
+  indexes: number;
+  pages: number;
+  propertyLookups: number;
+}
+
+/** Lists every repository and manifest of a live registry into the inventory model. */
+export class AcrInventorySource implements InventorySource {
+  readonly description: string;
+  readonly stats: ListingStats = { repositories: 0, manifests: 0, indexes: 0, pages: 0, propertyLookups: 0 };
+
+  constructor(
+    private readonly connection: RegistryConnection,
+    private readonly options: ListingOptions,
+  ) {
+    this.description = `the registry ${connection.endpoint}`;
+  }
+
+  async load(signal?: AbortSignal): Promise<Inventory> {
+    const retry = this.options.retry ?? DEFAULT_RETRY;
+    const pageSize = this.options.pageSize ?? 1000;
+    const catalogClient = createRegistryClient(this.connection);
+    const names: string[] = [];
+    await forEachPage(
+      (continuationToken) => catalogClient.listRepositoryNames({ abortSignal: signal }).byPage({ maxPageSize: pageSize, continuationToken }),
+      (page) => {
+        this.stats.pages++;
+        names.push(...page);
+      },
+      retry,
+      signal,
+    );
+    names.sort();
+    this.options.log?.(`listing ${names.length} repositories with ${this.options.concurrency} workers`);
+
+    const repositories: (RepositoryInfo | undefined)[] = new Array(names.length);
+    let next = 0;
+    let loginServer = '';
+    const worker = async () => {
+      const client = createRegistryClient(this.connection);
+      for (;;) {
+        const index = next++;
+        if (index >= names.length) return;
+        signal?.throwIfAborted();
+        const listed = await this.listRepository(client, names[index]!, pageSize, retry, signal);
+        if (listed !== undefined) {
+          repositories[index] = listed.repository;
+          loginServer ||= listed.loginServer;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(this.options.concurrency, names.length)) }, worker));
+    const present = repositories.filter((repository): repository is RepositoryInfo => repository !== undefined);
+    this.stats.repositories = present.length;
+    return { registry: loginServer || new URL(this.connection.endpoint).host, repositories: present };
+  }
+
+  /** One repository's manifests, with media types from the raw pages and the children of every index. */
+  private async listRepository(client: ContainerRegistryClient, name: string, pageSize: number, retry: RetryPolicy, signal?: AbortSignal) {
+    const repository = client.getRepository(name);
+    const manifests: ManifestInfo[] = [];
+    const mediaTypes = new Map<string, string>();
+    let loginServer = '';
+    const onResponse = (raw: FullOperationResponse) => {
+      if (raw.status !== 200 || raw.bodyAsText == null) return;
+      const body = JSON.parse(raw.bodyAsText) as { registry?: string; manifests?: { digest: string; mediaType?: string }[] };
+      loginServer = body.registry ?? loginServer;
+      for (const item of body.manifests ?? []) if (item.mediaType !== undefined) mediaTypes.set(item.digest, item.mediaType);
+    };
+    try {
+      await forEachPage(
+        (continuationToken) => repository.listManifestProperties({ abortSignal: signal, onResponse }).byPage({ maxPageSize: pageSize, continuationToken }),
+        (page) => {
+          this.stats.pages++;
+          for (const properties of page) manifests.push(toManifestInfo(properties, mediaTypes.get(properties.digest)));
+        },
+        retry,
+        signal,
+      );
+    } catch (error) {
+      if (statusOf(error) === 404) {
+        this.options.log?.(`repository ${name} disappeared while listing; skipped`);
+        return undefined;
+      }
+      throw error;
+    }
+    for (const manifest of manifests) {
+      if (manifest.mediaType === undefined || !INDEX_MEDIA_TYPES.has(manifest.mediaType)) continue;
+      this.stats.indexes++;
+      this.stats.propertyLookups++;
+      try {
+        const properties = await withRetries(() => client.getArtifact(name, manifest.digest).getManifestProperties({ abortSignal: signal }), retry, signal);
+        manifest.relatedArtifacts = (properties.relatedArtifacts ?? []).map((child) => ({
+          digest: child.digest,
+          architecture: child.architecture,
+          operatingSystem: child.operatingSystem,
+        }));
+      } catch (error) {
+        if (statusOf(error) !== 404) throw error;
+      }
+    }
+    manifests.sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
+    this.stats.manifests += manifests.length;
+    return { repository: { name, manifests }, loginServer };
+  }
+}
+
+function toManifestInfo(properties: ArtifactManifestProperties, mediaType: string | undefined): ManifestInfo {
+  return {
+    digest: properties.digest,
+    sizeInBytes: properties.sizeInBytes ?? 0,
+    createdOn: properties.createdOn,
+    lastUpdatedOn: properties.lastUpdatedOn,
+    tags: properties.tags ?? [],
+    canDelete: properties.canDelete !== false && properties.canWrite !== false,
+    mediaType,
+    relatedArtifacts: [],
+  };
+}
+
+type Page<T> = T[] & { continuationToken?: string };
+
+/**
+ * Walks a paged listing; a transient failure resumes from the last page that arrived rather than from
+ * the start, so a throttled listing of a large repository does not repeat its pages.
+ */
+async function forEachPage<T>(
+  pages: (continuationToken: string | undefined) => AsyncIterableIterator<Page<T>>,
+  onPage: (page: Page<T>) => void,
+  retry: RetryPolicy,
+  signal?: AbortSignal,
+): Promise<void> {
+  let continuationToken: string | undefined;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      for await (const page of pages(continuationToken)) {
+        onPage(page);
+        continuationToken = page.continuationToken;
+        attempt = 1;
+        if (continuationToken === undefined) return;
+      }
+      return;
+    } catch (error) {
+      if (attempt >= retry.maxAttempts || !isTransient(error)) throw error;
+      await sleep(backoffMs(attempt, retry, error), signal);
+    }
+  }
+}

@@ -1,0 +1,198 @@
+import type { ContainerRegistryClient } from '@azure/container-registry';
+import type { FullOperationResponse } from '@azure/core-client';
+import type { DeletionExecutor } from '../pass.js';
+import type { Decision, Plan } from '../plan/plan.js';
+import { deletionEntry, formatBytes, type DeletionEntry, type ExecutionReport, type FailedDeletion, type SkippedDeletion } from '../report.js';
+import { createRegistryClient, type RegistryConnection } from './acr.js';
+import { backoffMs, DEFAULT_RETRY, isTransient, retryAfterMs, sleep, statusOf, type RetryPolicy } from './retry.js';
+
+export interface DeleterOptions {
+  concurrency: number;
+  deletesPerMinute: number;
+  retry?: RetryPolicy;
+  progressIntervalMs?: number;
+  log?: (message: string) => void;
+  /** Injected in tests: makes one SDK client per worker. */
+  clientFactory?: () => ContainerRegistryClient;
+}
+
+type Outcome = 'deleted' | 'already-gone' | 'locked' | 'failed' | 'skipped';
+
+/** How far ahead a worker looks for a deletion in the repository its token is already scoped to. */
+const SAME_REPOSITORY_LOOKAHEAD = 64;
+
+/**
+ * Spaces deletions evenly at the configured rate, and holds everyone back when the service says
+ * Retry-After, so that the identity's per-minute delete limit is used, not exceeded.
+ */
+export class DeletePacer {
+  private nextSlotMs = 0;
+  private pausedUntilMs = 0;
+
+  constructor(private readonly deletesPerMinute: number) {}
+
+  async acquire(signal?: AbortSignal): Promise<void> {
+    const interval = 60_000 / this.deletesPerMinute;
+    const now = Date.now();
+    const slot = Math.max(now, this.nextSlotMs, this.pausedUntilMs);
+    this.nextSlotMs = slot + interval;
+    if (slot > now) await sleep(slot - now, signal);
+  }
+
+  pause(ms: number): void {
+    this.pausedUntilMs = Math.max(this.pausedUntilMs, Date.now() + ms);
+  }
+}
+
+/** Executes a plan's deletions through the SDK with bounded concurrency, pacing, retries and a deadline. */
+export class AcrDeleter implements DeletionExecutor {
+  constructor(
+    private readonly connection: RegistryConnection | undefined,
+    private readonly options: DeleterOptions,
+  ) {}
+
+  async execute(plan: Plan, { deadlineMs, signal }: { deadlineMs: number; signal?: AbortSignal }): Promise<ExecutionReport> {
+    const startedMs = Date.now();
+    const retry = this.options.retry ?? DEFAULT_RETRY;
+    const pacer = new DeletePacer(this.options.deletesPerMinute);
+    const log = this.options.log ?? (() => {});
+    const queue = [...plan.deletions];
+    const taken = new Set<Decision>();
+    const outcomes = new Map<string, Outcome>();
+    const deleted: DeletionEntry[] = [];
+    const failed: FailedDeletion[] = [];
+    const skipped: SkippedDeletion[] = [];
+    let alreadyGone = 0;
+    let bytes = 0;
+    let stoppedBy: ExecutionReport['stoppedBy'] = null;
+    let head = 0;
+    let waiters: (() => void)[] = [];
+    const finishedOne = () => {
+      for (const wake of waiters) wake();
+      waiters = [];
+    };
+    const keyOf = (repository: string, digest: string) => `${repository}@${digest}`;
+
+    /** The next deletion whose parents are all settled, preferring the worker's current repository. */
+    const pick = (repository: string | undefined): Decision | 'wait' | undefined => {
+      while (head < queue.length && taken.has(queue[head]!)) head++;
+      if (head >= queue.length) return undefined;
+      let fallback: Decision | undefined;
+      let blocked = false;
+      for (let i = head; i < queue.length && i < head + SAME_REPOSITORY_LOOKAHEAD; i++) {
+        const decision = queue[i]!;
+        if (taken.has(decision)) continue;
+        if (!decision.deleteAfter.every((parent) => outcomes.has(keyOf(decision.repository, parent)))) {
+          blocked = true;
+          continue;
+        }
+        if (decision.repository === repository) return decision;
+        fallback ??= decision;
+      }
+      return fallback ?? (blocked ? 'wait' : undefined);
+    };
+
+    const deleteOne = async (client: ContainerRegistryClient, decision: Decision): Promise<Outcome> => {
+      const parentsNotDeleted = decision.deleteAfter.filter((parent) => {
+        const outcome = outcomes.get(keyOf(decision.repository, parent));
+        return outcome !== 'deleted' && outcome !== 'already-gone';
+      });
+      if (parentsNotDeleted.length > 0) {
+        skipped.push({ repository: decision.repository, digest: decision.digest, why: `its index ${parentsNotDeleted.join(', ')} was not deleted, so it is still needed` });
+        return 'skipped';
+      }
+      for (let attempt = 1; ; attempt++) {
+        await pacer.acquire(signal);
+        let status = 0;
+        try {
+          await client.getArtifact(decision.repository, decision.digest).delete({
+            abortSignal: signal,
+            onResponse: (raw: FullOperationResponse) => {
+              status = raw.status;
+            },
+          });
+          return status === 404 ? 'already-gone' : 'deleted';
+        } catch (error) {
+          const code = statusOf(error);
+          if (code === 404) return 'already-gone';
+          if (code === 405) {
+            skipped.push({ repository: decision.repository, digest: decision.digest, why: 'the registry refused: the manifest is locked' });
+            return 'locked';
+          }
+          if (code === 429) pacer.pause(retryAfterMs(error) ?? backoffMs(attempt, retry, error));
+          if (!isTransient(error) || attempt >= retry.maxAttempts) {
+            failed.push({ repository: decision.repository, digest: decision.digest, error: describeError(error) });
+            return 'failed';
+          }
+          if (code !== 429) await sleep(backoffMs(attempt, retry, error), signal);
+        }
+      }
+    };
+
+    const progress = setInterval(() => {
+      const seconds = (Date.now() - startedMs) / 1000;
+      log(`deleted ${deleted.length + alreadyGone}/${queue.length} (${((deleted.length / Math.max(seconds, 0.001)) * 60).toFixed(0)}/min, ${formatBytes(bytes)}), failed ${failed.length}`);
+    }, this.options.progressIntervalMs ?? 10_000);
+    progress.unref();
+
+    const worker = async () => {
+      const client = this.options.clientFactory?.() ?? createRegistryClient(this.connection!);
+      let repository: string | undefined;
+      for (;;) {
+        if (signal?.aborted) {
+          stoppedBy ??= 'cancelled';
+          return;
+        }
+        if (Date.now() >= deadlineMs) {
+          stoppedBy ??= 'time-budget';
+          return;
+        }
+        const next = pick(repository);
+        if (next === undefined) return;
+        if (next === 'wait') {
+          await new Promise<void>((resolve) => waiters.push(resolve));
+          continue;
+        }
+        taken.add(next);
+        repository = next.repository;
+        const outcome = await deleteOne(client, next);
+        outcomes.set(keyOf(next.repository, next.digest), outcome);
+        if (outcome === 'deleted') {
+          deleted.push(deletionEntry(next, plan));
+          bytes += next.sizeInBytes;
+        } else if (outcome === 'already-gone') alreadyGone++;
+        finishedOne();
+      }
+    };
+
+    try {
+      await Promise.all(Array.from({ length: Math.max(1, this.options.concurrency) }, worker));
+    } finally {
+      clearInterval(progress);
+      finishedOne();
+    }
+    const seconds = (Date.now() - startedMs) / 1000;
+    const leftForNextRun = queue.length - taken.size;
+    const perRun = Math.max(1, deleted.length + alreadyGone);
+    const report: ExecutionReport = {
+      deleted,
+      alreadyGone,
+      failed,
+      skipped,
+      leftForNextRun,
+      stoppedBy: leftForNextRun > 0 ? stoppedBy : null,
+      estimatedMoreRuns: leftForNextRun > 0 ? Math.ceil(leftForNextRun / perRun) : 0,
+      seconds,
+      bytesReclaimed: bytes,
+      deletesPerMinute: (deleted.length / Math.max(seconds, 0.001)) * 60,
+    };
+    log(`deleted ${deleted.length}, already gone ${alreadyGone}, failed ${failed.length}, skipped ${skipped.length}, left for the next run ${leftForNextRun}`);
+    return report;
+  }
+}
+
+function describeError(error: unknown): string {
+  const status = statusOf(error);
+  const message = error instanceof Error ? error.message : String(error);
+  return status === undefined ? message : `HTTP ${status}: ${message}`;
+}
