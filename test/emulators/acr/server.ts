@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { createTestCa, issueServerCertificate, type CertificateAuthority } from './tls.js';
-import { INDEX_MEDIA_TYPES, RegistryState, serviceTime, type EmulatedManifest, type EmulatedRepository } from './registryState.js';
+import { INDEX_MEDIA_TYPES, RegistryState, type EmulatedManifest, type EmulatedRepository } from './registryState.js';
 
 export type OperationClass = 'read' | 'write' | 'delete' | 'oauth';
 
@@ -102,15 +102,14 @@ export class AcrEmulator {
     const loginServer = options.loginServer ?? 'cicache.azurecr.io';
     const ca = options.ca ?? (await createTestCa());
     const certificate = await issueServerCertificate(ca, [loginServer]);
-    let emulator: AcrEmulator | undefined;
     const server = createServer({ cert: certificate.certificatePem, key: certificate.privateKeyPem }, (request, response) => {
-      void emulator!.handle(request, response);
+      void emulator.handle(request, response);
     });
     server.keepAliveTimeout = 30_000;
-    emulator = new AcrEmulator(server, options.state ?? new RegistryState(), loginServer, ca.certificatePem, options);
+    const emulator: AcrEmulator = new AcrEmulator(server, options.state ?? new RegistryState(), loginServer, ca.certificatePem, options);
     server.on('connection', (socket: Socket) => {
-      emulator!.sockets.add(socket);
-      socket.on('close', () => emulator!.sockets.delete(socket));
+      emulator.sockets.add(socket);
+      socket.on('close', () => emulator.sockets.delete(socket));
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
