@@ -16,6 +16,8 @@ export interface RegistryConnection {
   credential: TokenCredential;
   /** Token audience, e.g. `https://containerregistry.azure.net` (overridable for sovereign clouds). */
   audience: string;
+  /** The SDK's own first retry delay for 5xx and dropped connections (default 1 s). */
+  sdkRetryDelayMs?: number;
 }
 
 /**
@@ -26,7 +28,7 @@ export function createRegistryClient(connection: RegistryConnection): ContainerR
   return new ContainerRegistryClient(connection.endpoint, connection.credential, {
     audience: connection.audience,
     userAgentOptions: { userAgentPrefix: USER_AGENT_PREFIX },
-    retryOptions: { maxRetries: 3 },
+    retryOptions: { maxRetries: 3, retryDelayInMs: connection.sdkRetryDelayMs, maxRetryDelayInMs: connection.sdkRetryDelayMs === undefined ? undefined : connection.sdkRetryDelayMs * 8 },
   });
 }
 

@@ -38,6 +38,8 @@ export interface RequestLogEntry {
 export interface AcrEmulatorOptions {
   /** The registry's login server, used in challenges and bodies (default `cicache.azurecr.io`). */
   loginServer?: string;
+  /** The host in the challenge's realm (default: the login server). */
+  realmHost?: string;
   ca?: CertificateAuthority;
   state?: RegistryState;
   port?: number;
@@ -281,7 +283,7 @@ export class AcrEmulator {
       'UNAUTHORIZED',
       'authentication required, visit https://aka.ms/acr/authorization for more information.',
       [{ Type: type, Name: name, Action: action }],
-      `Bearer realm="https://${this.loginServer}/oauth2/token",service="${this.loginServer}",scope="${scope}"${valid ? ',error="insufficient_scope"' : ''}`,
+      `Bearer realm="https://${this.options.realmHost ?? this.loginServer}/oauth2/token",service="${this.loginServer}",scope="${scope}"${valid ? ',error="insufficient_scope"' : ''}`,
     );
   }
 
