@@ -50,6 +50,8 @@ export interface AcrEmulatorOptions {
   refreshTokenTtlSeconds?: number;
   /** Lets `grant_type=password` with an empty refresh token read (anonymous pull). */
   anonymousPull?: boolean;
+  /** Scopes never granted, as for an identity without a role (e.g. /:delete$/ without AcrDelete). */
+  deniedScopes?: RegExp;
 }
 
 interface AccessToken {
@@ -323,7 +325,10 @@ export class AcrEmulator {
     const granted = new Set<string>();
     for (const scope of scopes) {
       const [type, name, actions] = splitScope(scope);
-      for (const action of actions.split(',')) granted.add(`${type}:${name}:${action}`);
+      for (const action of actions.split(',')) {
+        const single = `${type}:${name}:${action}`;
+        if (!this.options.deniedScopes?.test(single)) granted.add(single);
+      }
     }
     this.accessTokens.set(token, { scopes: granted, expiresAtMs: Date.now() + (this.options.accessTokenTtlSeconds ?? 3600) * 1000 });
     this.sendToken(response, entry, 200, { access_token: token });
