@@ -25,6 +25,7 @@ export const SETTINGS = {
   IGNORE_USER_AGENTS: { default: 'none', meaning: "Regular expression: pulls by matching user agents (scanners) don't count. This tool's own pulls never count.", replaces: undefined },
   DRY_RUN: { default: 'false', meaning: 'Plan and report, delete nothing.', replaces: '--dry-run' },
   CONCURRENCY: { default: '8', meaning: 'Registry requests in flight at once.', replaces: undefined },
+  READS_PER_MINUTE: { default: '5000', meaning: 'Read request rate ceiling for listing (ACR Standard allows 5,000 per minute per identity; Premium 10,000).', replaces: undefined },
   DELETES_PER_MINUTE: { default: '500', meaning: "Delete rate ceiling (ACR Standard allows 500 per minute per identity).", replaces: undefined },
   TIME_BUDGET_SECONDS: { default: '1500', meaning: 'Stop starting deletions after this long; the next run continues. Keep below the function timeout.', replaces: undefined },
   CREDENTIAL: { default: 'default', meaning: '`default` (DefaultAzureCredential), `managed-identity`, `azure-cli`, or `emulator` (loopback only).', replaces: undefined },
@@ -65,7 +66,7 @@ export interface Config {
   policy: Policy;
   ignoreUserAgents?: RegExp;
   dryRun: boolean;
-  deletion: { concurrency: number; deletesPerMinute: number; timeBudgetSeconds: number };
+  deletion: { concurrency: number; readsPerMinute: number; deletesPerMinute: number; timeBudgetSeconds: number };
   credential: { kind: CredentialKind; clientId?: string };
   audience: string;
   schedule: string;
@@ -167,6 +168,7 @@ const schema = z.object({
   IGNORE_USER_AGENTS: regex,
   DRY_RUN: boolean,
   CONCURRENCY: number({ min: 1, max: 64, integer: true, default: 8 }),
+  READS_PER_MINUTE: number({ min: 1, max: 10_000_000, default: 5000 }),
   DELETES_PER_MINUTE: number({ min: 1, max: 1_000_000, default: 500 }),
   TIME_BUDGET_SECONDS: number({ min: 1, max: 7 * 24 * 3600, default: 1500 }),
   CREDENTIAL: z.preprocess(
@@ -248,7 +250,7 @@ export function loadConfig(settings: Settings): Config {
     },
     ignoreUserAgents: s.IGNORE_USER_AGENTS,
     dryRun: s.DRY_RUN || s.INVENTORY_FILE !== undefined,
-    deletion: { concurrency: s.CONCURRENCY, deletesPerMinute: s.DELETES_PER_MINUTE, timeBudgetSeconds: s.TIME_BUDGET_SECONDS },
+    deletion: { concurrency: s.CONCURRENCY, readsPerMinute: s.READS_PER_MINUTE, deletesPerMinute: s.DELETES_PER_MINUTE, timeBudgetSeconds: s.TIME_BUDGET_SECONDS },
     credential: { kind: s.CREDENTIAL, clientId: s.AZURE_CLIENT_ID },
     audience: s.ACR_AUDIENCE,
     schedule: s.CLEANUP_SCHEDULE,

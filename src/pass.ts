@@ -130,6 +130,7 @@ export function settingsInEffect(config: Config, dryRun: boolean): Record<string
     ignoreUserAgents: config.ignoreUserAgents?.source ?? null,
     dryRun,
     concurrency: config.deletion.concurrency,
+    readsPerMinute: config.deletion.readsPerMinute,
     deletesPerMinute: config.deletion.deletesPerMinute,
     timeBudgetSeconds: config.deletion.timeBudgetSeconds,
     credential: config.credential.kind,

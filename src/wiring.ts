@@ -33,7 +33,7 @@ export function createInventorySource(config: Config, connection: RegistryConnec
   const file = config.inventoryFile;
   if (file !== undefined) return { description: `the inventory snapshot ${file}`, load: () => readInventoryFile(file) };
   if (connection === undefined) throw new NotAvailableError('no registry to list: set CONTAINER_REGISTRY or an inventory file');
-  return new AcrInventorySource(connection, { concurrency: config.deletion.concurrency, log });
+  return new AcrInventorySource(connection, { concurrency: config.deletion.concurrency, readsPerMinute: config.deletion.readsPerMinute, log });
 }
 
 export interface WiringOptions {

@@ -1,10 +1,12 @@
 import { ContainerRegistryClient, type ArtifactManifestProperties } from '@azure/container-registry';
 import type { TokenCredential } from '@azure/core-auth';
 import type { FullOperationResponse } from '@azure/core-client';
+import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import type { Inventory, ManifestInfo, RepositoryInfo } from '../inventory.js';
 import type { InventorySource } from '../pass.js';
 import { USER_AGENT_PREFIX } from '../report.js';
-import { DEFAULT_RETRY, isTransient, sleep, backoffMs, statusOf, withRetries, type RetryPolicy } from './retry.js';
+import { RatePacer } from './pacer.js';
+import { backoffMs, DEFAULT_RETRY, isTransient, retryAfterMs, sleep, statusOf, withRetries, type RetryPolicy } from './retry.js';
 
 export const INDEX_MEDIA_TYPES = new Set([
   'application/vnd.docker.distribution.manifest.list.v2+json',
@@ -18,6 +20,8 @@ export interface RegistryConnection {
   audience: string;
   /** The SDK's own first retry delay for 5xx and dropped connections (default 1 s). */
   sdkRetryDelayMs?: number;
+  /** Told of every HTTP exchange, retries included (for request counts in reports and benchmarks). */
+  onRequest?: (method: string, url: string, status: number | undefined) => void;
 }
 
 /**
@@ -29,11 +33,30 @@ export function createRegistryClient(connection: RegistryConnection): ContainerR
     audience: connection.audience,
     userAgentOptions: { userAgentPrefix: USER_AGENT_PREFIX },
     retryOptions: { maxRetries: 3, retryDelayInMs: connection.sdkRetryDelayMs, maxRetryDelayInMs: connection.sdkRetryDelayMs === undefined ? undefined : connection.sdkRetryDelayMs * 8 },
+    additionalPolicies: connection.onRequest === undefined ? [] : [{ policy: requestObserver(connection.onRequest), position: 'perRetry' }],
   });
+}
+
+function requestObserver(onRequest: NonNullable<RegistryConnection['onRequest']>): PipelinePolicy {
+  return {
+    name: 'acrCacheCleanerRequestObserver',
+    async sendRequest(request, next) {
+      try {
+        const response = await next(request);
+        onRequest(request.method, request.url, response.status);
+        return response;
+      } catch (error) {
+        onRequest(request.method, request.url, (error as { statusCode?: number }).statusCode);
+        throw error;
+      }
+    },
+  };
 }
 
 export interface ListingOptions {
   concurrency: number;
+  /** Read requests per minute allowed to this identity (ACR Standard: 5,000; Premium: 10,000). */
+  readsPerMinute: number;
   pageSize?: number;
   retry?: RetryPolicy;
   log?: (message: string) => void;
@@ -51,6 +74,7 @@ export interface ListingStats {
 export class AcrInventorySource implements InventorySource {
   readonly description: string;
   readonly stats: ListingStats = { repositories: 0, manifests: 0, indexes: 0, pages: 0, propertyLookups: 0 };
+  private pacer = new RatePacer(1);
 
   constructor(
     private readonly connection: RegistryConnection,
@@ -61,6 +85,8 @@ export class AcrInventorySource implements InventorySource {
 
   async load(signal?: AbortSignal): Promise<Inventory> {
     const retry = this.options.retry ?? DEFAULT_RETRY;
+    const pacer = new RatePacer(this.options.readsPerMinute);
+    this.pacer = pacer;
     const pageSize = this.options.pageSize ?? 1000;
     const catalogClient = createRegistryClient(this.connection);
     const names: string[] = [];
@@ -71,6 +97,7 @@ export class AcrInventorySource implements InventorySource {
         names.push(...page);
       },
       retry,
+      pacer,
       signal,
     );
     names.sort();
@@ -118,6 +145,7 @@ export class AcrInventorySource implements InventorySource {
           for (const properties of page) manifests.push(toManifestInfo(properties, mediaTypes.get(properties.digest)));
         },
         retry,
+        this.pacer,
         signal,
       );
     } catch (error) {
@@ -132,7 +160,14 @@ export class AcrInventorySource implements InventorySource {
       this.stats.indexes++;
       this.stats.propertyLookups++;
       try {
-        const properties = await withRetries(() => client.getArtifact(name, manifest.digest).getManifestProperties({ abortSignal: signal }), retry, signal);
+        const properties = await withRetries(
+          async () => {
+            await this.pacer.acquire(signal);
+            return client.getArtifact(name, manifest.digest).getManifestProperties({ abortSignal: signal });
+          },
+          retry,
+          signal,
+        );
         manifest.relatedArtifacts = (properties.relatedArtifacts ?? []).map((child) => ({
           digest: child.digest,
           architecture: child.architecture,
@@ -171,20 +206,25 @@ async function forEachPage<T>(
   pages: (continuationToken: string | undefined) => AsyncIterableIterator<Page<T>>,
   onPage: (page: Page<T>) => void,
   retry: RetryPolicy,
+  pacer: RatePacer,
   signal?: AbortSignal,
 ): Promise<void> {
   let continuationToken: string | undefined;
   for (let attempt = 1; ; attempt++) {
     try {
-      for await (const page of pages(continuationToken)) {
+      const iterator = pages(continuationToken);
+      for (;;) {
+        await pacer.acquire(signal);
+        const { value: page, done } = await iterator.next();
+        if (done) return;
         onPage(page);
         continuationToken = page.continuationToken;
         attempt = 1;
         if (continuationToken === undefined) return;
       }
-      return;
     } catch (error) {
       if (attempt >= retry.maxAttempts || !isTransient(error)) throw error;
+      if (statusOf(error) === 429) pacer.pause(retryAfterMs(error) ?? backoffMs(attempt, retry, error));
       await sleep(backoffMs(attempt, retry, error), signal);
     }
   }

@@ -4,6 +4,7 @@ import type { DeletionExecutor } from '../pass.js';
 import type { Decision, Plan } from '../plan/plan.js';
 import { deletionEntry, formatBytes, type DeletionEntry, type ExecutionReport, type FailedDeletion, type SkippedDeletion } from '../report.js';
 import { createRegistryClient, type RegistryConnection } from './acr.js';
+import { RatePacer } from './pacer.js';
 import { backoffMs, DEFAULT_RETRY, isTransient, retryAfterMs, sleep, statusOf, type RetryPolicy } from './retry.js';
 
 export interface DeleterOptions {
@@ -21,29 +22,6 @@ type Outcome = 'deleted' | 'already-gone' | 'locked' | 'failed' | 'skipped';
 /** How far ahead a worker looks for a deletion in the repository its token is already scoped to. */
 const SAME_REPOSITORY_LOOKAHEAD = 64;
 
-/**
- * Spaces deletions evenly at the configured rate, and holds everyone back when the service says
- * Retry-After, so that the identity's per-minute delete limit is used, not exceeded.
- */
-export class DeletePacer {
-  private nextSlotMs = 0;
-  private pausedUntilMs = 0;
-
-  constructor(private readonly deletesPerMinute: number) {}
-
-  async acquire(signal?: AbortSignal): Promise<void> {
-    const interval = 60_000 / this.deletesPerMinute;
-    const now = Date.now();
-    const slot = Math.max(now, this.nextSlotMs, this.pausedUntilMs);
-    this.nextSlotMs = slot + interval;
-    if (slot > now) await sleep(slot - now, signal);
-  }
-
-  pause(ms: number): void {
-    this.pausedUntilMs = Math.max(this.pausedUntilMs, Date.now() + ms);
-  }
-}
-
 /** Executes a plan's deletions through the SDK with bounded concurrency, pacing, retries and a deadline. */
 export class AcrDeleter implements DeletionExecutor {
   constructor(
@@ -54,7 +32,7 @@ export class AcrDeleter implements DeletionExecutor {
   async execute(plan: Plan, { deadlineMs, signal }: { deadlineMs: number; signal?: AbortSignal }): Promise<ExecutionReport> {
     const startedMs = Date.now();
     const retry = this.options.retry ?? DEFAULT_RETRY;
-    const pacer = new DeletePacer(this.options.deletesPerMinute);
+    const pacer = new RatePacer(this.options.deletesPerMinute);
     const log = this.options.log ?? (() => {});
     const queue = [...plan.deletions];
     const taken = new Set<Decision>();
@@ -73,10 +51,17 @@ export class AcrDeleter implements DeletionExecutor {
     };
     const keyOf = (repository: string, digest: string) => `${repository}@${digest}`;
 
-    /** The next deletion whose parents are all settled, preferring the worker's current repository. */
+    /** Workers per repository right now: each worker's client holds a token for one repository. */
+    const workersOn = new Map<string, number>();
+
+    /**
+     * The next deletion whose parents are all settled: from the worker's own repository if one is near the
+     * front, else from a repository no other worker is on, else the front one.
+     */
     const pick = (repository: string | undefined): Decision | 'wait' | undefined => {
       while (head < queue.length && taken.has(queue[head]!)) head++;
       if (head >= queue.length) return undefined;
+      let unclaimed: Decision | undefined;
       let fallback: Decision | undefined;
       let blocked = false;
       for (let i = head; i < queue.length && i < head + SAME_REPOSITORY_LOOKAHEAD; i++) {
@@ -87,9 +72,15 @@ export class AcrDeleter implements DeletionExecutor {
           continue;
         }
         if (decision.repository === repository) return decision;
+        if (unclaimed === undefined && (workersOn.get(decision.repository) ?? 0) === 0) unclaimed = decision;
         fallback ??= decision;
       }
-      return fallback ?? (blocked ? 'wait' : undefined);
+      return unclaimed ?? fallback ?? (blocked ? 'wait' : undefined);
+    };
+    const moveWorker = (from: string | undefined, to: string) => {
+      if (from === to) return;
+      if (from !== undefined) workersOn.set(from, (workersOn.get(from) ?? 1) - 1);
+      workersOn.set(to, (workersOn.get(to) ?? 0) + 1);
     };
 
     const deleteOne = async (client: ContainerRegistryClient, decision: Decision): Promise<Outcome> => {
@@ -154,6 +145,7 @@ export class AcrDeleter implements DeletionExecutor {
           continue;
         }
         taken.add(next);
+        moveWorker(repository, next.repository);
         repository = next.repository;
         const outcome = await deleteOne(client, next);
         outcomes.set(keyOf(next.repository, next.digest), outcome);

@@ -48,7 +48,7 @@ const pull = (repository: string, label: string, daysAgo = 1): LogRecordInput =>
 describe('the registry adapter against the ACR emulator', () => {
   it('lists every repository and manifest with media types and the children of indexes', async () => {
     emulator = await startEmulator({ state: RegistryState.fromInventory(registry()) });
-    const source = new AcrInventorySource({ endpoint: emulator.endpoint, credential: new EmulatorCredential(), audience: 'https://containerregistry.azure.net' }, { concurrency: 2, pageSize: 3 });
+    const source = new AcrInventorySource({ endpoint: emulator.endpoint, credential: new EmulatorCredential(), audience: 'https://containerregistry.azure.net' }, { concurrency: 2, pageSize: 3, readsPerMinute: 60_000 });
     const inventory = await source.load();
     expect(inventory.registry).toBe('cicache.azurecr.io');
     expect(inventory.repositories.map((repository) => [repository.name, repository.manifests.length])).toEqual([

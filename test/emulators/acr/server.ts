@@ -71,6 +71,8 @@ class HttpError extends Error {
     readonly detail?: unknown,
     /** The `WWW-Authenticate` challenge of a 401. */
     readonly challenge?: string,
+    /** The `Retry-After` seconds of a 429. */
+    readonly retryAfter?: number,
   ) {
     super(message);
   }
@@ -183,9 +185,11 @@ export class AcrEmulator {
       }
     }
 
-    const retryAfter = this.throttle(operationClass);
-    if (retryAfter !== undefined) {
-      return this.send(response, entry, 429, errorBody('TOOMANYREQUESTS', 'too many requests'), { 'Retry-After': String(retryAfter) });
+    // Token calls are limited per registry, before anything else; data-plane limits are per identity, so
+    // they apply once the request is authorised (a 401 challenge has no identity to count against).
+    if (operationClass === 'oauth') {
+      const retryAfter = this.throttle(operationClass);
+      if (retryAfter !== undefined) return this.send(response, entry, 429, errorBody('TOOMANYREQUESTS', 'too many requests'), { 'Retry-After': String(retryAfter) });
     }
 
     try {
@@ -194,6 +198,7 @@ export class AcrEmulator {
       if (error instanceof HttpError) {
         const headers = dataPlaneHeaders();
         if (error.challenge !== undefined) headers['WWW-Authenticate'] = error.challenge;
+        if (error.retryAfter !== undefined) headers['Retry-After'] = String(error.retryAfter);
         this.sendJson(response, entry, error.status, errorBody(error.code, error.message, error.detail), headers);
       } else {
         this.send(response, entry, 500, errorBody('INTERNAL_SERVER_ERROR', String(error)), dataPlaneHeaders());
@@ -207,11 +212,11 @@ export class AcrEmulator {
     if (path === '/oauth2/token' && method === 'POST') return this.token(new URLSearchParams(body), response, entry);
 
     if (path === '/v2/' || path === '/v2') {
-      this.authorize(authorization, 'registry:catalog:*');
+      this.authorize(authorization, 'registry:catalog:*', classify(method, path));
       return this.sendJson(response, entry, 200, {});
     }
     if (path === '/acr/v1/_catalog' && method === 'GET') {
-      this.authorize(authorization, 'registry:catalog:*');
+      this.authorize(authorization, 'registry:catalog:*', classify(method, path));
       return this.catalog(query, response, entry);
     }
     let match = /^\/v2\/(.+)\/manifests\/([^/]+)$/.exec(path);
@@ -219,11 +224,11 @@ export class AcrEmulator {
       const repository = decodeURIComponent(match[1]!);
       const reference = decodeURIComponent(match[2]!);
       if (method === 'DELETE') {
-        this.authorize(authorization, `repository:${repository}:delete`);
+        this.authorize(authorization, `repository:${repository}:delete`, classify(method, path));
         return this.deleteManifest(repository, reference, request, response, entry);
       }
       if (method === 'GET' || method === 'HEAD') {
-        this.authorize(authorization, `repository:${repository}:pull`);
+        this.authorize(authorization, `repository:${repository}:pull`, classify(method, path));
         return this.getManifestContent(repository, reference, method, response, entry);
       }
     }
@@ -232,41 +237,41 @@ export class AcrEmulator {
       const repository = decodeURIComponent(match[1]!);
       if (match[2] === undefined) {
         if (method !== 'GET') throw new HttpError(405, 'UNSUPPORTED', 'The operation is unsupported.');
-        this.authorize(authorization, `repository:${repository}:metadata_read`);
+        this.authorize(authorization, `repository:${repository}:metadata_read`, classify(method, path));
         return this.listManifests(this.existingRepository(repository), query, response, entry);
       }
       const digest = decodeURIComponent(match[2]);
       if (!DIGEST_REFERENCE.test(digest)) return this.sendPlainNotFound(response, entry);
       if (method === 'PATCH') {
-        this.authorize(authorization, `repository:${repository}:metadata_write`);
+        this.authorize(authorization, `repository:${repository}:metadata_write`, classify(method, path));
         return this.patchManifest(repository, digest, body, response, entry);
       }
-      this.authorize(authorization, `repository:${repository}:metadata_read`);
+      this.authorize(authorization, `repository:${repository}:metadata_read`, classify(method, path));
       return this.getManifestProperties(repository, digest, response, entry);
     }
     match = /^\/acr\/v1\/(.+?)\/_tags(?:\/([^/]+))?$/.exec(path);
     if (match) {
       const repository = decodeURIComponent(match[1]!);
       if (match[2] === undefined) {
-        this.authorize(authorization, `repository:${repository}:metadata_read`);
+        this.authorize(authorization, `repository:${repository}:metadata_read`, classify(method, path));
         return this.listTags(this.existingRepository(repository), query, response, entry);
       }
       const tag = decodeURIComponent(match[2]);
       if (method === 'DELETE') {
-        this.authorize(authorization, `repository:${repository}:delete`);
+        this.authorize(authorization, `repository:${repository}:delete`, classify(method, path));
         return this.deleteTag(repository, tag, request, response, entry);
       }
-      this.authorize(authorization, `repository:${repository}:metadata_read`);
+      this.authorize(authorization, `repository:${repository}:metadata_read`, classify(method, path));
       return this.getTag(repository, tag, response, entry);
     }
     match = /^\/acr\/v1\/(.+)$/.exec(path);
     if (match) {
       const repository = decodeURIComponent(match[1]!);
       if (method === 'DELETE') {
-        this.authorize(authorization, `repository:${repository}:delete`);
+        this.authorize(authorization, `repository:${repository}:delete`, classify(method, path));
         return this.deleteRepository(repository, request, response, entry);
       }
-      this.authorize(authorization, `repository:${repository}:metadata_read`);
+      this.authorize(authorization, `repository:${repository}:metadata_read`, classify(method, path));
       return this.getRepository(repository, response, entry);
     }
     this.sendPlainNotFound(response, entry);
@@ -274,11 +279,15 @@ export class AcrEmulator {
 
   // ---- auth -------------------------------------------------------------------------------------
 
-  private authorize(authorization: string | undefined, scope: string): void {
+  private authorize(authorization: string | undefined, scope: string, operationClass: OperationClass): void {
     const token = /^Bearer (.+)$/.exec(authorization ?? '')?.[1];
     const granted = token === undefined ? undefined : this.accessTokens.get(token);
     const valid = granted !== undefined && granted.expiresAtMs > Date.now();
-    if (valid && granted.scopes.has(scope)) return;
+    if (valid && granted.scopes.has(scope)) {
+      const retryAfter = this.throttle(operationClass);
+      if (retryAfter !== undefined) throw new HttpError(429, 'TOOMANYREQUESTS', 'too many requests', undefined, undefined, retryAfter);
+      return;
+    }
     const [type, name, action] = splitScope(scope);
     throw new HttpError(
       401,

@@ -1,0 +1,27 @@
+import { sleep } from './retry.js';
+
+/**
+ * Spaces requests evenly below a per-minute limit and holds everyone back when the service says
+ * Retry-After. ACR counts its limits in fixed windows, so the pacer aims at `headroom` of the limit:
+ * a request one over the limit costs a 429 and a wait of up to a whole window.
+ */
+export class RatePacer {
+  private nextSlotMs = 0;
+  private pausedUntilMs = 0;
+  private readonly intervalMs: number;
+
+  constructor(perMinute: number, headroom = 0.95) {
+    this.intervalMs = 60_000 / (perMinute * headroom);
+  }
+
+  async acquire(signal?: AbortSignal): Promise<void> {
+    const now = Date.now();
+    const slot = Math.max(now, this.nextSlotMs, this.pausedUntilMs);
+    this.nextSlotMs = slot + this.intervalMs;
+    if (slot > now) await sleep(slot - now, signal);
+  }
+
+  pause(ms: number): void {
+    this.pausedUntilMs = Math.max(this.pausedUntilMs, Date.now() + ms);
+  }
+}
