@@ -12,6 +12,7 @@ export const SETTINGS = {
   LOG_STORAGE_PATH_PATTERN: { default: '*.json', meaning: 'Glob that log blob names must match (without `/`: the file name).', replaces: '--log-storage-path-pattern' },
   LOG_STORAGE_RESOURCE_ID: { default: undefined, meaning: "Read only blobs below this registry's `resourceId=` folder (default: any registry of that name).", replaces: undefined },
   LOG_ANALYTICS_WORKSPACE_ID: { default: undefined, meaning: 'Log Analytics workspace (customer id GUID) holding the logs; replaces the storage archive.', replaces: undefined },
+  LOG_ANALYTICS_ENDPOINT: { default: 'https://api.loganalytics.io/v1', meaning: 'Log Analytics query endpoint (sovereign clouds).', replaces: undefined },
   LOG_DIR: { default: undefined, meaning: 'Read JSON-lines log files under this folder instead (local runs).', replaces: undefined },
   INVENTORY_FILE: { default: undefined, meaning: 'Read the inventory snapshot from this file instead of the registry (implies a dry run).', replaces: undefined, flag: 'inventory' },
   CACHE_HISTORY_DAYS: { default: '7', meaning: 'Days of access history to count.', replaces: '--cache-history-days' },
@@ -49,7 +50,7 @@ export type StorageAccountRef =
 export type LogSourceConfig =
   | { kind: 'dir'; directory: string; pathPattern: string }
   | { kind: 'storage'; account: StorageAccountRef; container: string; pathPattern: string; resourceId?: string }
-  | { kind: 'workspace'; workspaceId: string };
+  | { kind: 'workspace'; workspaceId: string; endpoint: string };
 
 export type CredentialKind = 'default' | 'managed-identity' | 'azure-cli' | 'emulator';
 
@@ -155,6 +156,7 @@ const schema = z.object({
     z.string().regex(/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.ContainerRegistry\/registries\/[^/]+$/i, 'must be a registry resource id (/subscriptions/…/registries/NAME)').optional(),
   ),
   LOG_ANALYTICS_WORKSPACE_ID: text.pipe(z.string().regex(GUID, 'must be the workspace id (a GUID)').optional()),
+  LOG_ANALYTICS_ENDPOINT: text.pipe(z.url({ protocol: /^https$/, error: 'must be an https:// URL' }).default(SETTINGS.LOG_ANALYTICS_ENDPOINT.default)),
   LOG_DIR: text,
   INVENTORY_FILE: text,
   CACHE_HISTORY_DAYS: number({ min: 1, max: 3650, integer: true, default: 7 }),
@@ -226,7 +228,7 @@ export function loadConfig(settings: Settings): Config {
     s.LOG_DIR !== undefined
       ? { kind: 'dir', directory: s.LOG_DIR, pathPattern: s.LOG_STORAGE_PATH_PATTERN }
       : s.LOG_ANALYTICS_WORKSPACE_ID !== undefined
-        ? { kind: 'workspace', workspaceId: s.LOG_ANALYTICS_WORKSPACE_ID }
+        ? { kind: 'workspace', workspaceId: s.LOG_ANALYTICS_WORKSPACE_ID, endpoint: s.LOG_ANALYTICS_ENDPOINT }
         : {
             kind: 'storage',
             account: account!,

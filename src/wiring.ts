@@ -1,4 +1,6 @@
 import { LocalDirLogSource } from './accessLog/sources/localDir.js';
+import { LogAnalyticsLogSource } from './accessLog/sources/logAnalytics.js';
+import { StorageArchiveLogSource } from './accessLog/sources/storageArchive.js';
 import type { AccessLogSource } from './accessLog/sources/source.js';
 import type { Config } from './config.js';
 import { readInventoryFile, writeInventoryFile } from './inventory.js';
@@ -18,9 +20,15 @@ export function createLogSource(config: Config): AccessLogSource {
     case 'dir':
       return new LocalDirLogSource(logs.directory, logs.pathPattern);
     case 'storage':
-      throw new NotAvailableError('reading logs from a storage account (--log-storage-account) is not available yet: use --log-dir');
+      return new StorageArchiveLogSource({
+        account: logs.account,
+        container: logs.container,
+        pathPattern: logs.pathPattern,
+        resourceId: logs.resourceId,
+        credential: logs.account.kind === 'url' ? createCredential(config.credential) : undefined,
+      });
     case 'workspace':
-      throw new NotAvailableError('reading logs from Log Analytics (--log-analytics-workspace-id) is not available yet: use --log-dir');
+      return new LogAnalyticsLogSource({ workspaceId: logs.workspaceId, endpoint: logs.endpoint, credential: createCredential(config.credential) });
   }
 }
 

@@ -41,6 +41,13 @@ export class AccessCounts {
     if (insideWindow) this.recordsInWindow++;
   }
 
+  /** What a server-side count found: `records` records inside the window, the newest at `newestMs`. */
+  sawRecordsInWindow(records: number, newestMs: number): void {
+    if (records <= 0) return;
+    if (this.newestRecordMs === undefined || newestMs > this.newestRecordMs) this.newestRecordMs = newestMs;
+    this.recordsInWindow += records;
+  }
+
   /** Distinct manifests accessed. */
   get size(): number {
     return this.distinct;
