@@ -13,8 +13,8 @@ export const SETTINGS = {
   LOG_STORAGE_RESOURCE_ID: { default: undefined, meaning: "Read only blobs below this registry's `resourceId=` folder (default: any registry of that name).", replaces: undefined },
   LOG_ANALYTICS_WORKSPACE_ID: { default: undefined, meaning: 'Log Analytics workspace (customer id GUID) holding the logs; replaces the storage archive.', replaces: undefined },
   LOG_ANALYTICS_ENDPOINT: { default: 'https://api.loganalytics.io/v1', meaning: 'Log Analytics query endpoint (sovereign clouds).', replaces: undefined },
-  LOG_DIR: { default: undefined, meaning: 'Read JSON-lines log files under this folder instead (local runs).', replaces: undefined },
-  INVENTORY_FILE: { default: undefined, meaning: 'Read the inventory snapshot from this file instead of the registry (implies a dry run).', replaces: undefined, flag: 'inventory' },
+  LOG_DIR: { default: undefined, meaning: 'Read JSON-lines log files under this folder instead (local runs).', replaces: undefined, cliOnly: true },
+  INVENTORY_FILE: { default: undefined, meaning: 'Read the inventory snapshot from this file instead of the registry (implies a dry run).', replaces: undefined, flag: 'inventory', cliOnly: true },
   CACHE_HISTORY_DAYS: { default: '7', meaning: 'Days of access history to count.', replaces: '--cache-history-days' },
   CACHE_MIN_ACCESS_COUNT: { default: '1', meaning: 'Manifests accessed fewer times than this in the history are deleted.', replaces: '--cache-min-access-count' },
   GRACE_DAYS: { default: 'CACHE_HISTORY_DAYS', meaning: 'Manifests created or updated within this many days are kept.', replaces: undefined },
@@ -33,9 +33,12 @@ export const SETTINGS = {
   AZURE_CLIENT_ID: { default: undefined, meaning: 'Client id of the user-assigned managed identity.', replaces: undefined },
   ACR_AUDIENCE: { default: 'https://containerregistry.azure.net', meaning: 'Token audience of the registry (sovereign clouds).', replaces: undefined },
   CLEANUP_SCHEDULE: { default: '0 30 2 * * *', meaning: 'NCRONTAB schedule of the timer (UTC).', replaces: undefined },
-} as const satisfies Record<string, { default: string | undefined; meaning: string; replaces: string | undefined; flag?: string }>;
+} as const satisfies Record<string, { default: string | undefined; meaning: string; replaces: string | undefined; flag?: string; cliOnly?: boolean }>;
 
 export type SettingName = keyof typeof SETTINGS;
+
+/** The settings the Functions app takes as app settings (all but the CLI's local-only ones). */
+export const APP_SETTINGS = (Object.keys(SETTINGS) as SettingName[]).filter((name) => !(SETTINGS[name] as { cliOnly?: boolean }).cliOnly);
 export type Settings = Partial<Record<string, string | undefined>>;
 
 export function flagOf(setting: SettingName): string {
@@ -74,7 +77,7 @@ export interface Config {
 }
 
 export interface ConfigProblem {
-  setting: SettingName | 'LOG_SOURCE' | 'REGISTRY_SOURCE';
+  setting: SettingName | HostStorageSettingName | 'LOG_SOURCE' | 'REGISTRY_SOURCE';
   message: string;
 }
 
@@ -95,7 +98,7 @@ function formatProblems(problems: ConfigProblem[], nameOf: (setting: SettingName
   const lines = problems.map(({ setting, message }) => {
     if (setting === 'LOG_SOURCE') return `  ${message.replace(/\{(\w+)\}/g, (_, name: SettingName) => nameOf(name))}`;
     if (setting === 'REGISTRY_SOURCE') return `  ${message.replace(/\{(\w+)\}/g, (_, name: SettingName) => nameOf(name))}`;
-    return `  ${nameOf(setting)}: ${message}`;
+    return `  ${HOST_STORAGE_SETTINGS.includes(setting as HostStorageSettingName) ? setting : nameOf(setting as SettingName)}: ${message}`;
   });
   return `invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${lines.join('\n')}`;
 }
@@ -315,4 +318,57 @@ export function parseStorageAccount(value: string): StorageAccountRef | undefine
 export function isLoopbackEndpoint(endpoint: string): boolean {
   const host = new URL(endpoint).hostname;
   return host === 'localhost' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
+/**
+ * The Functions host's own storage (where the run lease and the audit reports live), from the settings the
+ * host itself uses: identity-based `AzureWebJobsStorage__accountName` / `__blobServiceUri` with
+ * `__credential=managedidentity` and `__clientId` in Azure, or a connection string (`AzureWebJobsStorage`)
+ * for Azurite and local runs.
+ */
+export const HOST_STORAGE_SETTINGS = [
+  'AzureWebJobsStorage',
+  'AzureWebJobsStorage__accountName',
+  'AzureWebJobsStorage__blobServiceUri',
+  'AzureWebJobsStorage__credential',
+  'AzureWebJobsStorage__clientId',
+] as const;
+export type HostStorageSettingName = (typeof HOST_STORAGE_SETTINGS)[number];
+
+export interface HostStorageConfig {
+  account: StorageAccountRef;
+  credential: { kind: CredentialKind; clientId?: string };
+}
+
+export function loadHostStorage(settings: Settings): HostStorageConfig {
+  const value = (name: HostStorageSettingName) => {
+    const raw = settings[name]?.trim();
+    return raw === undefined || raw === '' ? undefined : raw;
+  };
+  const problems: ConfigProblem[] = [];
+  const clientId = value('AzureWebJobsStorage__clientId');
+  if (clientId !== undefined && !GUID.test(clientId)) problems.push({ setting: 'AzureWebJobsStorage__clientId', message: 'must be a client id (a GUID)' });
+  const credentialSetting = value('AzureWebJobsStorage__credential');
+  if (credentialSetting !== undefined && credentialSetting.toLowerCase() !== 'managedidentity') {
+    problems.push({ setting: 'AzureWebJobsStorage__credential', message: 'must be managedidentity (or unset)' });
+  }
+  const credential = { kind: (credentialSetting === undefined ? 'default' : 'managed-identity') as CredentialKind, clientId };
+  let account: StorageAccountRef | undefined;
+  const connectionString = value('AzureWebJobsStorage');
+  const serviceUri = value('AzureWebJobsStorage__blobServiceUri');
+  const accountName = value('AzureWebJobsStorage__accountName');
+  if (connectionString !== undefined) {
+    account = parseStorageAccount(connectionString);
+    if (account?.kind !== 'connectionString') problems.push({ setting: 'AzureWebJobsStorage', message: 'must be a storage connection string (UseDevelopmentStorage=true or DefaultEndpointsProtocol=…)' });
+  } else if (serviceUri !== undefined) {
+    account = parseStorageAccount(serviceUri);
+    if (account?.kind !== 'url') problems.push({ setting: 'AzureWebJobsStorage__blobServiceUri', message: 'must be a blob endpoint URL' });
+  } else if (accountName !== undefined) {
+    account = parseStorageAccount(accountName);
+    if (account?.kind !== 'url') problems.push({ setting: 'AzureWebJobsStorage__accountName', message: 'must be a storage account name' });
+  } else {
+    problems.push({ setting: 'AzureWebJobsStorage', message: 'the host storage is not configured: set AzureWebJobsStorage__accountName (identity-based) or AzureWebJobsStorage (a connection string, local runs)' });
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { account: account!, credential };
 }

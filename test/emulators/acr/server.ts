@@ -13,7 +13,7 @@ export interface RateLimit {
   windowMs: number;
 }
 
-export type FaultKind = '429-without-retry-after' | '500' | '503' | 'drop-connection' | 'slow' | 'expire-token';
+export type FaultKind = '429-without-retry-after' | '403' | '500' | '503' | 'drop-connection' | 'slow' | 'expire-token';
 
 export interface FaultRule {
   kind: FaultKind;
@@ -178,6 +178,8 @@ export class AcrEmulator {
           break;
         case '429-without-retry-after':
           return this.send(response, entry, 429, errorBody('TOOMANYREQUESTS', 'too many requests'), {});
+        case '403':
+          return this.send(response, entry, 403, errorBody('DENIED', 'requested access to the resource is denied'), {});
         case '500':
           return this.send(response, entry, 500, errorBody('INTERNAL_SERVER_ERROR', 'internal server error'), {});
         case '503':

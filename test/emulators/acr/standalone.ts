@@ -13,7 +13,7 @@ import { readInventoryFile } from '../../../src/inventory.js';
 import { RegistryState } from './registryState.js';
 import { AcrEmulator, type FaultKind, type OperationClass, type RateLimit } from './server.js';
 
-const FAULTS: FaultKind[] = ['429-without-retry-after', '500', '503', 'drop-connection', 'slow', 'expire-token'];
+const FAULTS: FaultKind[] = ['429-without-retry-after', '403', '500', '503', 'drop-connection', 'slow', 'expire-token'];
 
 function positive(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
