@@ -14,7 +14,7 @@ import { AcrInventorySource, type RegistryConnection } from '../src/registry/acr
 import { EmulatorCredential } from '../src/registry/credential.js';
 import { AcrDeleter } from '../src/registry/deleter.js';
 import { prng, randomDigest } from '../test/support/syntheticCache.js';
-import { rssSampler, runMeasured, startEmulatorProcess } from './support/processes.js';
+import { rssSampler, runMeasured, startEmulatorProcess } from '../test/support/processes.js';
 
 const NOW = new Date('2026-11-27T02:00:00Z');
 const READS_PER_SECOND = 200;

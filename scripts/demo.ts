@@ -1,8 +1,61 @@
-/** `npm run demo`: one offline pass over the shipped example (a CI cache registry and its archived logs). */
-import { main } from '../src/cli.js';
+/**
+ * `npm run demo`: the main job on an embedded default. Starts Azurite and the ACR emulator on free ports,
+ * seeds a CI image cache (dozens of repositories, hundreds of manifests with multi-arch indexes, locked and
+ * fresh images, two weeks of archived access logs in the real layout), runs the timer function's handler
+ * as the Functions host would, prints the run's summary and where its audit report is, and stops everything.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { REPORTS_CONTAINER } from '../src/audit.js';
+import { countManifests, inventoryToSnapshot } from '../src/inventory.js';
+import { formatReportText, type PassReport } from '../src/report.js';
+import { uploadArchive, LOG_CONTAINER } from '../test/support/archiveUpload.js';
+import { startAzurite } from '../test/support/azurite.js';
+import { runMeasured, startEmulatorProcess } from '../test/support/processes.js';
+import { archiveBlobs, generateCiCache } from '../test/support/syntheticCache.js';
 
-const code = await main(['--log-dir', 'examples/logs', '--inventory', 'examples/inventory.json', '--now', '2026-11-27T02:30:00Z'], {
-  stdout: (text) => process.stdout.write(text),
-  stderr: (text) => process.stderr.write(text),
-});
-process.exitCode = code;
+const root = join(import.meta.dirname, '..');
+const workDir = join(root, '.demo');
+await mkdir(workDir, { recursive: true });
+
+const now = new Date();
+const cache = generateCiCache({ seed: 2026, registry: 'cicache', now, repositories: 36, manifestsPerRepository: 12, historyDays: 14, ageDays: 45, activeShare: 0.35, multiArchShare: 0.1 });
+const blobs = archiveBlobs(cache.records);
+const seedFile = join(workDir, 'registry-seed.json');
+await writeFile(seedFile, JSON.stringify(inventoryToSnapshot(cache.inventory), null, 2));
+
+console.log('starting Azurite and the ACR emulator…');
+const azurite = await startAzurite();
+const emulator = await startEmulatorProcess(['--seed', seedFile, '--latency-ms', '5']);
+try {
+  await uploadArchive(azurite.connectionString, blobs);
+  console.log(
+    `seeded ${cache.inventory.repositories.length} repositories with ${countManifests(cache.inventory)} manifests (emulator at ${emulator.endpoint}) and ${blobs.size} hourly log blobs (${cache.records.length} records, two weeks) in Azurite`,
+  );
+  console.log('running cleanImageCache as the Functions host would…\n');
+  await runMeasured(join(root, 'scripts', 'demoRun.ts'), {
+    NODE_EXTRA_CA_CERTS: emulator.caFile,
+    AzureWebJobsStorage: azurite.connectionString,
+    CONTAINER_REGISTRY: emulator.endpoint,
+    CREDENTIAL: 'emulator',
+    LOG_STORAGE_ACCOUNT: azurite.connectionString,
+    LOG_STORAGE_ACCOUNT_CONTAINER: LOG_CONTAINER,
+    CACHE_HISTORY_DAYS: '7',
+    CACHE_MIN_ACCESS_COUNT: '1',
+    DRY_RUN: 'false',
+    // ACR Standard allows one identity 500 deletes a minute; the demo's emulator lets it go four times faster.
+    DELETES_PER_MINUTE: '2000',
+  });
+  const reports = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(REPORTS_CONTAINER);
+  for await (const blob of reports.listBlobsFlat()) {
+    const copy = join(workDir, 'latest-report.json');
+    const text = await reports.getBlobClient(blob.name).downloadToBuffer();
+    await writeFile(copy, text);
+    console.log(`\n${formatReportText(JSON.parse(text.toString()) as PassReport)}`);
+    console.log(`\naudit report: ${REPORTS_CONTAINER}/${blob.name} in the host storage (a copy is in ${copy})`);
+  }
+} finally {
+  await emulator.stop();
+  await azurite.stop();
+}
