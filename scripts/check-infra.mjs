@@ -25,7 +25,7 @@ if (bicep === undefined) {
 
 let failed = false;
 for (const [label, args] of [
-  ['build', ['build', entry, '--outfile', join(root, 'infra', 'main.json')]],
+  ['build', ['build', entry, '--outfile', join(root, '.tools', 'infra', 'main.json')]],
   ['lint', ['lint', entry]],
 ]) {
   const result = spawnSync(bicep, args, { cwd: root, encoding: 'utf8' });
