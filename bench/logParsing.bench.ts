@@ -3,6 +3,7 @@
  * reader the pass uses, and reports throughput and peak RSS at two file sizes (memory must stay flat).
  * Usage: npm run bench [-- --mb 200]
  */
+import { spawnSync } from 'node:child_process';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -79,4 +80,16 @@ for (const megabytes of sizes) {
   console.log(
     `${(best.size / 1e6).toFixed(0).padStart(5)} MB: ${best.records} records, ${best.accesses} accesses, best of 3 ${best.seconds.toFixed(2)} s = ${mbPerSecond.toFixed(0)} MB/s (CPU ${best.cpuSeconds.toFixed(2)} s), peak RSS ${(Math.max(...runs.map((run) => run.peakRss)) / 2 ** 20).toFixed(0)} MiB`,
   );
+}
+
+// The original script's approach on the same file, when Python is here: json.loads per line, the same filter.
+const baseline = spawnSync('python3', [join(import.meta.dirname, 'python_baseline.py'), await ensureFile(targetMb)], { encoding: 'utf8' });
+if (baseline.status === 0) {
+  const python = Number(/= (\d+) MB\/s/.exec(baseline.stdout)?.[1]);
+  const ours = await measure(await ensureFile(targetMb));
+  const oursMbPerSecond = ours.size / 1e6 / ours.seconds;
+  console.log(baseline.stdout.trim());
+  console.log(`this reader on the same file: ${oursMbPerSecond.toFixed(0)} MB/s = ${(oursMbPerSecond / python).toFixed(2)} x the Python loop`);
+} else {
+  console.log('python3 not available: no side-by-side baseline');
 }

@@ -1,5 +1,6 @@
 import { RecordSplitter } from './lines.js';
-import { classifyRecord, SKIP_REASONS, type RecordFilter, type SkipReason } from './record.js';
+import { classifyFields, classifyRecord, SKIP_REASONS, type Classified, type RecordFilter, type SkipReason } from './record.js';
+import { RecordShapes } from './recordShape.js';
 
 export interface AccessCount {
   count: number;
@@ -90,14 +91,28 @@ export class LogStats {
 /** Feeds one log file's bytes through the splitter and the classifier into the counts. */
 export class LogFileReader {
   private readonly splitter: RecordSplitter;
+  private readonly shapes = new RecordShapes();
 
   constructor(
     private readonly source: string,
     private readonly filter: RecordFilter,
     private readonly counts: AccessCounts,
     private readonly stats: LogStats,
+    options: { fastPath?: boolean } = {},
   ) {
-    this.splitter = new RecordSplitter((text, line, unterminated) => this.onRecord(text, line, unterminated));
+    const shapes = this.shapes;
+    this.splitter = new RecordSplitter(
+      (text, line, unterminated) => this.onRecord(text, line, unterminated),
+      options.fastPath === false
+        ? undefined
+        : {
+            matchAt: (text, at) => shapes.matchAt(text, at),
+            onRecord: (line) => {
+              this.stats.records++;
+              this.count(classifyFields(shapes.fields, this.filter), line);
+            },
+          },
+    );
   }
 
   push(chunk: Buffer | string): void {
@@ -111,9 +126,15 @@ export class LogFileReader {
   }
 
   private onRecord(text: string, line: number, unterminated: boolean): void {
-    const { stats, counts } = this;
-    stats.records++;
+    this.stats.records++;
     const result = classifyRecord(text, this.filter, unterminated);
+    const malformed = result.kind === 'skipped' && (result.reason === 'malformed-json' || result.reason === 'truncated-line');
+    if (!malformed) this.shapes.learn(text);
+    this.count(result, line);
+  }
+
+  private count(result: Classified, line: number): void {
+    const { stats, counts } = this;
     if (result.timeMs !== undefined) {
       const { window } = this.filter;
       counts.sawRecord(result.timeMs, result.timeMs >= window.startMs && result.timeMs <= window.endMs);

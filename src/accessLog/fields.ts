@@ -52,8 +52,8 @@ function fieldsFromParsed(text: string): RecordFields {
   return fields;
 }
 
-const TOP_LEVEL_KEYS = ['time', 'category', 'operationName', 'resultType', 'resultDescription', 'resourceId'] as const;
-const PROPERTY_KEYS = ['repository', 'digest', 'userAgent', 'loginServer'] as const;
+export const TOP_LEVEL_KEYS = ['time', 'category', 'operationName', 'resultType', 'resultDescription', 'resourceId'] as const;
+export const PROPERTY_KEYS = ['repository', 'digest', 'userAgent', 'loginServer'] as const;
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -71,12 +71,13 @@ const NON_ASCII = /[^\x00-\x7f]/;
 // The grammar of a compact record whose only nested value is a flat `properties` object and whose
 // strings are ASCII without escapes. In such text every `"name":` is a key, which is what fieldsByPosition
 // relies on, and every value is already decoded.
-const STRING = '"[^"\\\\\\x00-\\x1f\\x80-\\xff]*"';
-const NUMBER = '-?(?:0|[1-9]\\d*)(?:\\.\\d+)?(?:[eE][+-]?\\d+)?';
-const SCALAR = `(?:${STRING}|${NUMBER}|true|false|null)`;
+export const STRING_BODY = '[^"\\\\\\x00-\\x1f\\x80-\\xff]*';
+const STRING = `"${STRING_BODY}"`;
+export const NUMBER = '-?(?:0|[1-9]\\d*)(?:\\.\\d+)?(?:[eE][+-]?\\d+)?';
+export const SCALAR = `(?:${STRING}|${NUMBER}|true|false|null)`;
 const FLAT_OBJECT = `\\{(?:${STRING}:${SCALAR}(?:,${STRING}:${SCALAR})*)?\\}`;
 const PAIR = `(?:"properties":${FLAT_OBJECT}|${STRING}:${SCALAR})`;
-const COMPACT_FLAT_RECORD = new RegExp(`^\\{(?:${PAIR}(?:,${PAIR})*)?\\}$`);
+export const COMPACT_FLAT_RECORD = new RegExp(`^\\{(?:${PAIR}(?:,${PAIR})*)?\\}$`);
 const PROPERTIES_OBJECT = new RegExp(FLAT_OBJECT, 'y');
 
 interface Needle {

@@ -53,6 +53,11 @@ export function classifyRecord(text: string, filter: RecordFilter, unterminated 
     if (!(error instanceof MalformedRecordError)) throw error;
     return { kind: 'skipped', reason: unterminated ? 'truncated-line' : 'malformed-json', detail: error.message };
   }
+  return classifyFields(fields, filter);
+}
+
+/** The same decision, from fields already extracted (the fast path of recordShape.ts). */
+export function classifyFields(fields: RecordFields, filter: RecordFilter): Classified {
   if (fields.category !== REPOSITORY_EVENTS_CATEGORY) return { kind: 'skipped', reason: 'other-category' };
   const time = parseLogTime(fields.time);
   if (time === undefined) return { kind: 'skipped', reason: 'bad-time', detail: `time ${JSON.stringify(fields.time)}` };
