@@ -4,7 +4,8 @@ import type { Config } from './config.js';
 import type { Inventory } from './inventory.js';
 import { planCleanup, type Plan } from './plan/plan.js';
 import { historyWindow } from './plan/policy.js';
-import { buildReport, logsReport, type ExecutionReport, type LogsReport, type PassReport } from './report.js';
+import { PACING_HEADROOM } from './registry/pacer.js';
+import { buildReport, logsReport, type BudgetReport, type ExecutionReport, type LogsReport, type PassReport } from './report.js';
 
 export interface InventorySource {
   readonly description: string;
@@ -85,12 +86,34 @@ export async function runPass(config: Config, deps: PassDependencies, options: P
   if (deps.deleter === undefined) throw new Error('a pass that deletes needs a deleter');
 
   const deadlineMs = startedMs + config.deletion.timeBudgetSeconds * 1000;
+  report.budget = estimateBudget(plan.deletions.length, config, startedMs);
+  if (report.budget.estimatedRuns > 1) {
+    log(`the plan needs about ${report.budget.estimatedDeletionSeconds.toFixed(0)} s of deleting; this run can delete about ${report.budget.expectedDeletionsThisRun} of ${plan.deletions.length} (least recently used first) and the next runs continue`);
+  }
   try {
     report.execution = await deps.deleter.execute(plan, { deadlineMs, signal: options.signal });
   } catch (error) {
     report.error = `deleting failed: ${errorMessage(error)}`;
   }
   return report;
+}
+
+/** The deletion time the plan needs at the configured rate, against what is left of the time budget. */
+export function estimateBudget(deletions: number, config: Config, startedMs: number, nowMs = Date.now()): BudgetReport {
+  const { timeBudgetSeconds, deletesPerMinute } = config.deletion;
+  const perSecond = (deletesPerMinute * PACING_HEADROOM) / 60;
+  const secondsBeforeDeletion = (nowMs - startedMs) / 1000;
+  const left = Math.max(0, timeBudgetSeconds - secondsBeforeDeletion);
+  const expectedDeletionsThisRun = Math.min(deletions, Math.floor(left * perSecond));
+  const perFullRun = Math.max(1, Math.floor(timeBudgetSeconds * perSecond));
+  const rest = deletions - expectedDeletionsThisRun;
+  return {
+    timeBudgetSeconds,
+    secondsBeforeDeletion,
+    estimatedDeletionSeconds: deletions / perSecond,
+    expectedDeletionsThisRun,
+    estimatedRuns: rest <= 0 ? 1 : 1 + Math.ceil(rest / perFullRun),
+  };
 }
 
 function emptyPlan(config: Config, now: Date): Plan {

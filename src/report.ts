@@ -42,6 +42,19 @@ export interface ExecutionReport {
   deletesPerMinute: number;
 }
 
+/** The run's time budget, as estimated before deleting. */
+export interface BudgetReport {
+  timeBudgetSeconds: number;
+  /** Spent on reading logs, listing and planning. */
+  secondsBeforeDeletion: number;
+  /** The planned deletions at the configured rate. */
+  estimatedDeletionSeconds: number;
+  /** How many of them the rest of the budget allows. */
+  expectedDeletionsThisRun: number;
+  /** Runs needed for all of them, this one included. */
+  estimatedRuns: number;
+}
+
 export interface LogsReport {
   source: string;
   filesRead: number;
@@ -77,6 +90,7 @@ export interface PassReport {
     largestRepositories: { repository: string; manifests: number; bytes: number }[];
   };
   execution: ExecutionReport | null;
+  budget: BudgetReport | null;
   error: string | null;
 }
 
@@ -143,6 +157,7 @@ export function buildReport(input: {
       largestRepositories,
     },
     execution: input.execution,
+    budget: null,
     error: null,
   };
 }
@@ -200,6 +215,10 @@ export function formatReportText(report: PassReport): string {
     for (const entry of summary.largestRepositories.slice(0, 5)) {
       lines.push(`  ${entry.repository}: ${entry.manifests} manifest(s), ${formatBytes(entry.bytes)}`);
     }
+  }
+  if (report.budget && report.budget.estimatedRuns > 1) {
+    const budget = report.budget;
+    lines.push(`time budget: ${budget.timeBudgetSeconds} s, ${budget.secondsBeforeDeletion.toFixed(0)} s spent before deleting; the plan needs about ${budget.estimatedDeletionSeconds.toFixed(0)} s, so this run can delete about ${budget.expectedDeletionsThisRun} and about ${budget.estimatedRuns} runs are needed`);
   }
   if (execution) {
     lines.push(

@@ -50,32 +50,61 @@ export class AcrDeleter implements DeletionExecutor {
       waiters = [];
     };
     const keyOf = (repository: string, digest: string) => `${repository}@${digest}`;
+    let latencyTotalMs = 0;
+    let latencyCount = 0;
+    const averageLatencyMs = () => (latencyCount === 0 ? 0 : latencyTotalMs / latencyCount);
 
     /** Workers per repository right now: each worker's client holds a token for one repository. */
     const workersOn = new Map<string, number>();
+    // Deletions are least recently used first, but within about two minutes of work a worker stays in its
+    // repository: each switch costs a 401 and a token call, and the order only matters at the budget's end.
+    const lookahead = Math.max(SAME_REPOSITORY_LOOKAHEAD, Math.round(this.options.deletesPerMinute * 2));
+    const positionsOf = new Map<string, number[]>();
+    queue.forEach((decision, index) => {
+      const positions = positionsOf.get(decision.repository) ?? [];
+      positions.push(index);
+      positionsOf.set(decision.repository, positions);
+    });
+    const cursorOf = new Map<string, number>();
+    const settled = (decision: Decision) => decision.deleteAfter.every((parent) => outcomes.has(keyOf(decision.repository, parent)));
+
+    /** The worker's repository's next deletion inside the window, if its parents are settled. */
+    const nextInRepository = (repository: string): Decision | undefined => {
+      const positions = positionsOf.get(repository)!;
+      let cursor = cursorOf.get(repository) ?? 0;
+      while (cursor < positions.length && taken.has(queue[positions[cursor]!]!)) cursor++;
+      cursorOf.set(repository, cursor);
+      for (let i = cursor; i < positions.length && positions[i]! < head + lookahead; i++) {
+        const decision = queue[positions[i]!]!;
+        if (!taken.has(decision) && settled(decision)) return decision;
+      }
+      return undefined;
+    };
 
     /**
-     * The next deletion whose parents are all settled: from the worker's own repository if one is near the
-     * front, else from a repository no other worker is on, else the front one.
+     * The next deletion whose parents are all settled: from the worker's own repository if one is inside the
+     * window, else the first from a repository no other worker is on, else the first at all.
      */
     const pick = (repository: string | undefined): Decision | 'wait' | undefined => {
       while (head < queue.length && taken.has(queue[head]!)) head++;
       if (head >= queue.length) return undefined;
-      let unclaimed: Decision | undefined;
+      if (repository !== undefined) {
+        const own = nextInRepository(repository);
+        if (own !== undefined) return own;
+      }
       let fallback: Decision | undefined;
       let blocked = false;
-      for (let i = head; i < queue.length && i < head + SAME_REPOSITORY_LOOKAHEAD; i++) {
+      for (let i = head; i < queue.length && i < head + lookahead; i++) {
         const decision = queue[i]!;
         if (taken.has(decision)) continue;
-        if (!decision.deleteAfter.every((parent) => outcomes.has(keyOf(decision.repository, parent)))) {
+        if (!settled(decision)) {
           blocked = true;
           continue;
         }
-        if (decision.repository === repository) return decision;
-        if (unclaimed === undefined && (workersOn.get(decision.repository) ?? 0) === 0) unclaimed = decision;
+        if ((workersOn.get(decision.repository) ?? 0) === 0) return decision;
         fallback ??= decision;
       }
-      return unclaimed ?? fallback ?? (blocked ? 'wait' : undefined);
+      return fallback ?? (blocked ? 'wait' : undefined);
     };
     const moveWorker = (from: string | undefined, to: string) => {
       if (from === to) return;
@@ -134,7 +163,8 @@ export class AcrDeleter implements DeletionExecutor {
           stoppedBy ??= 'cancelled';
           return;
         }
-        if (Date.now() >= deadlineMs) {
+        // Stop starting deletions when one more would likely end after the deadline.
+        if (Date.now() + averageLatencyMs() >= deadlineMs) {
           stoppedBy ??= 'time-budget';
           return;
         }
@@ -147,7 +177,10 @@ export class AcrDeleter implements DeletionExecutor {
         taken.add(next);
         moveWorker(repository, next.repository);
         repository = next.repository;
+        const began = Date.now();
         const outcome = await deleteOne(client, next);
+        latencyTotalMs += Date.now() - began;
+        latencyCount++;
         outcomes.set(keyOf(next.repository, next.digest), outcome);
         if (outcome === 'deleted') {
           deleted.push(deletionEntry(next, plan));

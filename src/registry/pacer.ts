@@ -5,12 +5,15 @@ import { sleep } from './retry.js';
  * Retry-After. ACR counts its limits in fixed windows, so the pacer aims at `headroom` of the limit:
  * a request one over the limit costs a 429 and a wait of up to a whole window.
  */
+/** The share of a limit the pacer aims at. */
+export const PACING_HEADROOM = 0.95;
+
 export class RatePacer {
   private nextSlotMs = 0;
   private pausedUntilMs = 0;
   private readonly intervalMs: number;
 
-  constructor(perMinute: number, headroom = 0.95) {
+  constructor(perMinute: number, headroom = PACING_HEADROOM) {
     this.intervalMs = 60_000 / (perMinute * headroom);
   }
 

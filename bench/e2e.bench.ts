@@ -1,0 +1,208 @@
+/**
+ * End-to-end benchmark of one night's run. Azurite holds 7 days × N access records/day as hourly append blobs
+ * in the archive layout; the ACR emulator (its own process) holds R repositories and M manifests (5 % multi-arch
+ * indexes, 1 % locked) with ~20 ms latency and ACR Standard's per-identity limits (5,000 reads and 500 deletes a
+ * minute) scaled in time by --scale so the run finishes in minutes. The cleaner runs in its own process and
+ * reports wall time, requests and peak RSS per phase, and its delete rate against the limit.
+ *
+ * Usage: npm run bench:e2e [-- --records-per-day 1000000 --repositories 5000 --manifests 100000 --scale 20]
+ */
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { AccessCounts } from '../src/accessLog/counts.js';
+import { StorageArchiveLogSource } from '../src/accessLog/sources/storageArchive.js';
+import { parseStorageAccount } from '../src/config.js';
+import type { Inventory, ManifestInfo } from '../src/inventory.js';
+import { inventoryToSnapshot } from '../src/inventory.js';
+import { planCleanup } from '../src/plan/plan.js';
+import { AcrInventorySource, type RegistryConnection } from '../src/registry/acr.js';
+import { EmulatorCredential } from '../src/registry/credential.js';
+import { AcrDeleter } from '../src/registry/deleter.js';
+import { LOG_CONTAINER } from '../test/support/archiveUpload.js';
+import { startAzurite } from '../test/support/azurite.js';
+import { rssSampler, runMeasured, startEmulatorProcess } from '../test/support/processes.js';
+import { archiveBlobPath, logRecord, prng, randomDigest, registryResourceId } from '../test/support/syntheticCache.js';
+
+const NOW = new Date('2026-11-27T02:30:00Z');
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const INDEX = 'application/vnd.oci.image.index.v1+json';
+
+interface Scenario {
+  recordsPerDay: number;
+  repositories: number;
+  manifests: number;
+  scale: number;
+}
+
+/** The registry, and which manifests CI still uses (deterministic). */
+function buildRegistry(scenario: Scenario): { inventory: Inventory; active: { repository: string; digest: string }[] } {
+  const random = prng(99);
+  const perRepository = Math.max(3, Math.round(scenario.manifests / scenario.repositories));
+  const inventory: Inventory = { registry: 'cicache.azurecr.io', repositories: [] };
+  const active: { repository: string; digest: string }[] = [];
+  for (let r = 0; r < scenario.repositories; r++) {
+    const name = `ci/team-${r % 50}/component-${String(r).padStart(5, '0')}`;
+    const manifests: ManifestInfo[] = [];
+    for (let m = 0; m < perRepository; m++) {
+      const ageDays = random() < 0.02 ? random() * 3 : 10 + random() * 80;
+      const created = new Date(NOW.getTime() - ageDays * DAY);
+      manifests.push({ digest: randomDigest(random), sizeInBytes: 30_000_000 + Math.floor(random() * 500_000_000), createdOn: created, lastUpdatedOn: created, tags: m === 0 ? ['buildcache'] : [], canDelete: random() >= 0.01, mediaType: 'application/vnd.oci.image.manifest.v1+json', relatedArtifacts: [] });
+    }
+    // 5 % of the manifests are indexes over two of the others.
+    for (let m = 0; m + 2 < perRepository; m += 20) {
+      const index = manifests[m]!;
+      index.mediaType = INDEX;
+      index.relatedArtifacts = [
+        { digest: manifests[m + 1]!.digest, architecture: 'amd64', operatingSystem: 'linux' },
+        { digest: manifests[m + 2]!.digest, architecture: 'arm64', operatingSystem: 'linux' },
+      ];
+    }
+    for (const manifest of manifests) if (random() < 0.6 && manifest.relatedArtifacts.length === 0) active.push({ repository: name, digest: manifest.digest });
+    manifests.sort((a, b) => (a.digest < b.digest ? -1 : 1));
+    inventory.repositories.push({ name, manifests });
+  }
+  inventory.repositories.sort((a, b) => (a.name < b.name ? -1 : 1));
+  return { inventory, active };
+}
+
+/** Seven days of hourly append blobs, generated and appended hour by hour (never the whole archive in memory). */
+async function uploadLogs(connectionString: string, active: { repository: string; digest: string }[], recordsPerDay: number): Promise<{ blobs: number; bytes: number; records: number }> {
+  const container = BlobServiceClient.fromConnectionString(connectionString).getContainerClient(LOG_CONTAINER);
+  await container.createIfNotExists();
+  const random = prng(7);
+  const perHour = Math.round(recordsPerDay / 24);
+  const resourceId = registryResourceId('cicache');
+  let bytes = 0;
+  let records = 0;
+  const hours = Array.from({ length: 7 * 24 }, (_, index) => NOW.getTime() - (7 * 24 - index) * HOUR);
+  let next = 0;
+  const worker = async () => {
+    for (;;) {
+      const index = next++;
+      if (index >= hours.length) return;
+      const hourStart = hours[index]!;
+      const blob = container.getAppendBlobClient(archiveBlobPath(resourceId, new Date(hourStart)));
+      await blob.createIfNotExists();
+      let lines: string[] = [];
+      let size = 0;
+      const flush = async () => {
+        if (lines.length === 0) return;
+        const block = Buffer.from(lines.join('\n') + '\n');
+        await blob.appendBlock(block, block.length);
+        bytes += block.length;
+        lines = [];
+        size = 0;
+      };
+      for (let k = 0; k < perHour; k++) {
+        const target = active[Math.floor(random() ** 1.5 * active.length)]!;
+        const roll = random();
+        const line = JSON.stringify(
+          logRecord({
+            time: new Date(hourStart + (k * HOUR) / perHour),
+            operationName: roll < 0.9 ? 'Pull' : 'Push',
+            repository: target.repository,
+            digest: target.digest,
+            registry: 'cicache',
+            resultDescription: roll > 0.97 ? '404' : undefined,
+            userAgent: roll > 0.95 && roll <= 0.97 ? 'Trivy/0.56.2 (linux; amd64)' : undefined,
+          }),
+        );
+        lines.push(line);
+        size += line.length + 1;
+        records++;
+        if (size > 3_900_000) await flush();
+      }
+      await flush();
+    }
+  };
+  await Promise.all(Array.from({ length: 4 }, worker));
+  return { blobs: hours.length, bytes, records };
+}
+
+if (process.env.BENCH_E2E_CHILD === undefined) {
+  const { values } = parseArgs({
+    options: {
+      'records-per-day': { type: 'string', default: '1000000' },
+      repositories: { type: 'string', default: '5000' },
+      manifests: { type: 'string', default: '100000' },
+      scale: { type: 'string', default: '20' },
+    },
+  });
+  const scenario: Scenario = { recordsPerDay: Number(values['records-per-day']), repositories: Number(values.repositories), manifests: Number(values.manifests), scale: Number(values.scale) };
+  const { inventory, active } = buildRegistry(scenario);
+  const directory = await mkdtemp(join(tmpdir(), 'bench-e2e-'));
+  const seed = join(directory, 'seed.json');
+  await writeFile(seed, JSON.stringify(inventoryToSnapshot(inventory)));
+  const windowMs = Math.round(60_000 / scenario.scale);
+  const azurite = await startAzurite();
+  const emulator = await startEmulatorProcess(['--seed', seed, '--latency-ms', '20', '--read-limit', '5000', '--delete-limit', '500', '--window-ms', String(windowMs)]);
+  try {
+    const started = performance.now();
+    const logs = await uploadLogs(azurite.connectionString, active, scenario.recordsPerDay);
+    console.log(
+      `setup: ${scenario.repositories} repositories, ${inventory.repositories.reduce((sum, r) => sum + r.manifests.length, 0)} manifests; ${logs.records} records in ${logs.blobs} hourly blobs (${(logs.bytes / 1e9).toFixed(2)} GB) uploaded in ${((performance.now() - started) / 1000).toFixed(0)} s; ACR Standard limits scaled ${scenario.scale}x (5,000 reads and 500 deletes per ${windowMs} ms window)`,
+    );
+    await runMeasured(import.meta.filename, {
+      BENCH_E2E_CHILD: '1',
+      NODE_EXTRA_CA_CERTS: emulator.caFile,
+      BENCH_ENDPOINT: emulator.endpoint,
+      BENCH_STORAGE: azurite.connectionString,
+      BENCH_SCALE: String(scenario.scale),
+    });
+  } finally {
+    await emulator.stop();
+    await azurite.stop();
+  }
+} else {
+  const scale = Number(process.env.BENCH_SCALE);
+  const deletesPerMinute = 500 * scale;
+  const readsPerMinute = 5000 * scale;
+  const memory = rssSampler();
+  const phases: { name: string; seconds: number; requests: string; peakRssMiB: number }[] = [];
+  const requests = new Map<string, number>();
+  const connection: RegistryConnection = {
+    endpoint: process.env.BENCH_ENDPOINT!,
+    credential: new EmulatorCredential(),
+    audience: 'https://containerregistry.azure.net',
+    onRequest: (method, url, status) => {
+      const path = new URL(url).pathname;
+      const kind = path.startsWith('/oauth2') ? 'token' : method === 'DELETE' ? 'delete' : path.includes('/_manifests/') ? 'index lookup' : 'page';
+      requests.set(`${kind} ${status}`, (requests.get(`${kind} ${status}`) ?? 0) + 1);
+    },
+  };
+  const phase = async <T>(name: string, work: () => Promise<T>, describeRequests: () => string): Promise<T> => {
+    requests.clear();
+    const started = performance.now();
+    const result = await work();
+    phases.push({ name, seconds: (performance.now() - started) / 1000, requests: describeRequests(), peakRssMiB: memory.peak() / 2 ** 20 });
+    return result;
+  };
+  const registryRequests = () => [...requests].sort().map(([kind, count]) => `${kind}: ${count}`).join(', ');
+
+  const window = { startMs: NOW.getTime() - 7 * DAY, endMs: NOW.getTime() };
+  const source = new StorageArchiveLogSource({ account: parseStorageAccount(process.env.BENCH_STORAGE!)!, container: LOG_CONTAINER, pathPattern: '*.json' });
+  const logs = await phase('logs', () => source.read({ window, registryName: 'cicache' }), () => `${source.archive.listCalls} list calls, ${source.archive.blobsRead} blob downloads`);
+  const lister = new AcrInventorySource(connection, { concurrency: 8, readsPerMinute });
+  const inventory = await phase('listing', () => lister.load(), registryRequests);
+  const plan = await phase(
+    'planning',
+    async () => planCleanup({ inventory, accesses: logs.counts as AccessCounts, policy: { historyDays: 7, minAccessCount: 1, graceDays: 7, logMaxStalenessHours: 24, maxDeletePercent: 100 }, now: NOW }),
+    () => 'none',
+  );
+  const deleter = new AcrDeleter(connection, { concurrency: 8, deletesPerMinute });
+  const execution = await phase('deletion', () => deleter.execute(plan, { deadlineMs: Date.now() + 3_600_000 }), registryRequests);
+  memory.stop();
+
+  const manifests = inventory.repositories.reduce((sum, repository) => sum + repository.manifests.length, 0);
+  const minimumListing = Math.ceil(inventory.repositories.length / 1000) + inventory.repositories.reduce((sum, repository) => sum + Math.ceil(repository.manifests.length / 1000), 0) + lister.stats.indexes;
+  console.log(`logs: ${logs.stats.records} records (${(logs.stats.bytesRead / 1e9).toFixed(2)} GB), ${logs.stats.accessesCounted} accesses to ${logs.counts.size} manifests`);
+  console.log(`registry: ${inventory.repositories.length} repositories, ${manifests} manifests (${lister.stats.indexes} indexes); listing data requests ${lister.stats.pages + lister.stats.propertyLookups}, minimum ${minimumListing}`);
+  console.log(`plan: ${plan.deletions.length} to delete; reasons ${JSON.stringify(Object.fromEntries(Object.entries(plan.decisions.reduce<Record<string, number>>((acc, d) => ((acc[d.reason] = (acc[d.reason] ?? 0) + 1), acc), {})).sort()))}`);
+  for (const entry of phases) console.log(`  ${entry.name.padEnd(9)} ${entry.seconds.toFixed(1).padStart(7)} s   peak RSS so far ${entry.peakRssMiB.toFixed(0)} MiB   requests: ${entry.requests}`);
+  console.log(`deletion: ${execution.deleted.length} deleted, ${execution.failed.length} failed, ${(execution.deletesPerMinute / 60).toFixed(1)} deletes/s of a ${(deletesPerMinute / 60).toFixed(1)}/s limit = ${((execution.deletesPerMinute / deletesPerMinute) * 100).toFixed(1)} %`);
+  console.log(`peak RSS of the cleaner's process: ${(memory.peak() / 2 ** 20).toFixed(0)} MiB`);
+}

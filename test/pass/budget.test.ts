@@ -1,0 +1,80 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { estimateBudget, runPass } from '../../src/pass.js';
+import { createPassDependencies } from '../../src/wiring.js';
+import { RegistryState } from '../emulators/acr/registryState.js';
+import type { AcrEmulator } from '../emulators/acr/server.js';
+import { DAY, digestOf, inventoryOf, manifest, NOW } from '../support/builders.js';
+import { startEmulator } from '../support/emulator.js';
+import { writeScenario } from '../support/scenario.js';
+
+const emulators: AcrEmulator[] = [];
+afterEach(async () => {
+  await Promise.all(emulators.splice(0).map((emulator) => emulator.stop()));
+});
+
+function registry() {
+  const repositories: Record<string, ReturnType<typeof manifest>[]> = {};
+  for (let r = 0; r < 3; r++) {
+    repositories[`ci/repo-${r}`] = Array.from({ length: 20 }, (_, m) => manifest(`r${r}-m${m}`, { createdOn: new Date(NOW.getTime() - (40 + m) * DAY), lastUpdatedOn: new Date(NOW.getTime() - (40 + m) * DAY) }));
+    repositories[`ci/repo-${r}`]!.push(manifest(`r${r}-kept`));
+  }
+  return inventoryOf(repositories);
+}
+
+async function pass(emulator: AcrEmulator, logDir: string, settings: Record<string, string>) {
+  const config = loadConfig({ CONTAINER_REGISTRY: emulator.endpoint, CREDENTIAL: 'emulator', LOG_DIR: logDir, MAX_DELETE_PERCENT: '100', ...settings });
+  return runPass(config, createPassDependencies(config, { clock: () => NOW }));
+}
+
+const contents = (emulator: AcrEmulator) => [...emulator.state.repositories.values()].flatMap((repository) => [...repository.manifests.keys()].map((digest) => `${repository.name}@${digest}`)).sort();
+
+describe('a night with less time than work', () => {
+  it('stops inside the budget, deletes only planned manifests least recently used first, and the next run finishes the job', async () => {
+    const records = [0, 1, 2].map((r) => ({ time: new Date(NOW.getTime() - DAY), operationName: 'Pull', repository: `ci/repo-${r}`, digest: digestOf(`r${r}-kept`), registry: 'cicache' }));
+    const { logDir } = await writeScenario(registry(), records);
+
+    const nightly = await startEmulator({ state: RegistryState.fromInventory(registry()) });
+    const oneLongRun = await startEmulator({ state: RegistryState.fromInventory(registry()) });
+    emulators.push(nightly, oneLongRun);
+
+    const started = Date.now();
+    const first = await pass(nightly, logDir, { TIME_BUDGET_SECONDS: '2', DELETES_PER_MINUTE: '600' });
+    const elapsed = (Date.now() - started) / 1000;
+    expect(elapsed).toBeLessThan(2.6);
+    expect(first.execution!.stoppedBy).toBe('time-budget');
+    expect(first.execution!.leftForNextRun).toBeGreaterThan(0);
+    expect(first.budget!.estimatedRuns).toBeGreaterThan(1);
+    const planned = new Set(first.delete.map((entry) => entry.digest));
+    expect(planned.size).toBe(60);
+    expect(first.execution!.deleted.every((entry) => planned.has(entry.digest))).toBe(true);
+    // Least recently used first: the oldest manifests (m19 of each repository) went before the newest (m0).
+    const deletedFirst = new Set(first.execution!.deleted.map((entry) => entry.digest));
+    expect(deletedFirst.has(digestOf('r0-m19'))).toBe(true);
+    expect(deletedFirst.has(digestOf('r0-m0'))).toBe(false);
+
+    const second = await pass(nightly, logDir, { DELETES_PER_MINUTE: '60000' });
+    expect(second.execution!.leftForNextRun).toBe(0);
+    expect(second.delete).toHaveLength(first.execution!.leftForNextRun);
+
+    await pass(oneLongRun, logDir, { DELETES_PER_MINUTE: '60000' });
+    expect(contents(nightly)).toEqual(contents(oneLongRun));
+    expect(contents(nightly)).toEqual([0, 1, 2].map((r) => `ci/repo-${r}@${digestOf(`r${r}-kept`)}`).sort());
+  });
+});
+
+describe('estimateBudget', () => {
+  const config = loadConfig({ CONTAINER_REGISTRY: 'cicache', LOG_DIR: '.', TIME_BUDGET_SECONDS: '1500', DELETES_PER_MINUTE: '500' });
+
+  it('tells how much of the plan fits in what is left of the budget', () => {
+    const budget = estimateBudget(30_000, config, 0, 300_000);
+    expect(budget.secondsBeforeDeletion).toBe(300);
+    expect(budget.expectedDeletionsThisRun).toBe(9500);
+    expect(budget.estimatedDeletionSeconds).toBeCloseTo(30_000 / (475 / 60), 5);
+    expect(budget.estimatedRuns).toBe(1 + Math.ceil(20_500 / 11_875));
+  });
+
+  it('is one run when the plan fits', () => {
+    expect(estimateBudget(100, config, 0, 1000).estimatedRuns).toBe(1);
+  });
+});
