@@ -127,6 +127,7 @@ if (process.env.BENCH_E2E_CHILD === undefined) {
   const { values } = parseArgs({
     options: {
       'records-per-day': { type: 'string', default: '1000000' },
+      'max-old-space-mb': { type: 'string', default: '256' },
       repositories: { type: 'string', default: '5000' },
       manifests: { type: 'string', default: '100000' },
       scale: { type: 'string', default: '20' },
@@ -147,6 +148,8 @@ if (process.env.BENCH_E2E_CHILD === undefined) {
       `setup: ${scenario.repositories} repositories, ${inventory.repositories.reduce((sum, r) => sum + r.manifests.length, 0)} manifests; ${logs.records} records in ${logs.blobs} hourly blobs (${(logs.bytes / 1e9).toFixed(2)} GB) uploaded in ${((performance.now() - started) / 1000).toFixed(0)} s; ACR Standard limits scaled ${scenario.scale}x (5,000 reads and 500 deletes per ${windowMs} ms window)`,
     );
     await runMeasured(import.meta.filename, {
+      // The heap cap the Functions app runs with (languageWorkers__node__arguments); 0 leaves V8's default.
+      NODE_OPTIONS: `--expose-gc${values['max-old-space-mb'] === '0' ? '' : ` --max-old-space-size=${values['max-old-space-mb']}`}`,
       BENCH_E2E_CHILD: '1',
       NODE_EXTRA_CA_CERTS: emulator.caFile,
       BENCH_ENDPOINT: emulator.endpoint,
@@ -162,7 +165,7 @@ if (process.env.BENCH_E2E_CHILD === undefined) {
   const deletesPerMinute = 500 * scale;
   const readsPerMinute = 5000 * scale;
   const memory = rssSampler();
-  const phases: { name: string; seconds: number; requests: string; peakRssMiB: number }[] = [];
+  const phases: { name: string; seconds: number; requests: string; peakRssMiB: number; liveHeapMiB: number }[] = [];
   const requests = new Map<string, number>();
   const connection: RegistryConnection = {
     endpoint: process.env.BENCH_ENDPOINT!,
@@ -178,7 +181,9 @@ if (process.env.BENCH_E2E_CHILD === undefined) {
     requests.clear();
     const started = performance.now();
     const result = await work();
-    phases.push({ name, seconds: (performance.now() - started) / 1000, requests: describeRequests(), peakRssMiB: memory.peak() / 2 ** 20 });
+    const seconds = (performance.now() - started) / 1000;
+    (globalThis as { gc?: () => void }).gc?.();
+    phases.push({ name, seconds, requests: describeRequests(), peakRssMiB: memory.peak() / 2 ** 20, liveHeapMiB: process.memoryUsage().heapUsed / 2 ** 20 });
     return result;
   };
   const registryRequests = () => [...requests].sort().map(([kind, count]) => `${kind}: ${count}`).join(', ');
@@ -202,7 +207,10 @@ if (process.env.BENCH_E2E_CHILD === undefined) {
   console.log(`logs: ${logs.stats.records} records (${(logs.stats.bytesRead / 1e9).toFixed(2)} GB), ${logs.stats.accessesCounted} accesses to ${logs.counts.size} manifests`);
   console.log(`registry: ${inventory.repositories.length} repositories, ${manifests} manifests (${lister.stats.indexes} indexes); listing data requests ${lister.stats.pages + lister.stats.propertyLookups}, minimum ${minimumListing}`);
   console.log(`plan: ${plan.deletions.length} to delete; reasons ${JSON.stringify(Object.fromEntries(Object.entries(plan.decisions.reduce<Record<string, number>>((acc, d) => ((acc[d.reason] = (acc[d.reason] ?? 0) + 1), acc), {})).sort()))}`);
-  for (const entry of phases) console.log(`  ${entry.name.padEnd(9)} ${entry.seconds.toFixed(1).padStart(7)} s   peak RSS so far ${entry.peakRssMiB.toFixed(0)} MiB   requests: ${entry.requests}`);
+  console.log(`cleaner process: node ${process.execArgv.join(' ') || ''} ${process.env.NODE_OPTIONS ?? ''}`.trim());
+  for (const entry of phases) {
+    console.log(`  ${entry.name.padEnd(9)} ${entry.seconds.toFixed(1).padStart(7)} s   peak RSS so far ${entry.peakRssMiB.toFixed(0)} MiB   live heap after GC ${entry.liveHeapMiB.toFixed(0)} MiB   requests: ${entry.requests}`);
+  }
   console.log(`deletion: ${execution.deleted.length} deleted, ${execution.failed.length} failed, ${(execution.deletesPerMinute / 60).toFixed(1)} deletes/s of a ${(deletesPerMinute / 60).toFixed(1)}/s limit = ${((execution.deletesPerMinute / deletesPerMinute) * 100).toFixed(1)} %`);
   console.log(`peak RSS of the cleaner's process: ${(memory.peak() / 2 ** 20).toFixed(0)} MiB`);
 }

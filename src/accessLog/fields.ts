@@ -17,6 +17,22 @@ export interface RecordFields {
 
 export class MalformedRecordError extends Error {}
 
+/** Every field present (as undefined), so that all field objects share one shape on the hot path. */
+export function emptyFields(): RecordFields {
+  return {
+    time: undefined,
+    category: undefined,
+    operationName: undefined,
+    resultType: undefined,
+    resultDescription: undefined,
+    resourceId: undefined,
+    repository: undefined,
+    digest: undefined,
+    userAgent: undefined,
+    loginServer: undefined,
+  };
+}
+
 /**
  * Extracts {@link RecordFields} from one record's text, given as latin1 (one char per byte, see
  * lines.ts). Real records are compact, flat JSON without escapes: for those one regular expression checks
@@ -97,18 +113,7 @@ let learnedOrder: Needle[] = [...NEEDLES];
 const positions = new Array<number>(NEEDLES.length).fill(-1);
 
 function fieldsByPosition(s: string): RecordFields {
-  const fields: RecordFields = {
-    time: undefined,
-    category: undefined,
-    operationName: undefined,
-    resultType: undefined,
-    resultDescription: undefined,
-    resourceId: undefined,
-    repository: undefined,
-    digest: undefined,
-    userAgent: undefined,
-    loginServer: undefined,
-  };
+  const fields = emptyFields();
   const propertiesStart = s.indexOf('"properties":{');
   let propertiesEnd = -1;
   if (propertiesStart !== -1) {

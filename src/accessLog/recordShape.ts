@@ -1,4 +1,4 @@
-import { COMPACT_FLAT_RECORD, NUMBER, PROPERTY_KEYS, SCALAR, STRING_BODY, TOP_LEVEL_KEYS, type RecordFields } from './fields.js';
+import { COMPACT_FLAT_RECORD, emptyFields, NUMBER, PROPERTY_KEYS, SCALAR, STRING_BODY, TOP_LEVEL_KEYS, type RecordFields } from './fields.js';
 
 /**
  * The fastest path through a log: records of one producer share one shape (the same keys in the same
@@ -10,18 +10,7 @@ import { COMPACT_FLAT_RECORD, NUMBER, PROPERTY_KEYS, SCALAR, STRING_BODY, TOP_LE
 export class RecordShapes {
   private current: CompiledShape | undefined;
   /** The fields of the last record `matchAt` matched; one object, overwritten by each match. */
-  readonly fields: RecordFields = {
-    time: undefined,
-    category: undefined,
-    operationName: undefined,
-    resultType: undefined,
-    resultDescription: undefined,
-    resourceId: undefined,
-    repository: undefined,
-    digest: undefined,
-    userAgent: undefined,
-    loginServer: undefined,
-  };
+  readonly fields: RecordFields = emptyFields();
 
   /** Matches the current shape at `at` (the start of a line); returns the index after the record, or -1. */
   matchAt(text: string, at: number): number {

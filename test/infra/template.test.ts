@@ -46,7 +46,7 @@ describe.skipIf(!available)('the compiled ARM template', () => {
   it('sets one app setting per config setting, and none the app does not read', () => {
     const [config] = ofType('Microsoft.Web/sites/config');
     const names = Object.keys(config!.properties!).sort();
-    const hostOnly = ['APPLICATIONINSIGHTS_CONNECTION_STRING', 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'];
+    const hostOnly = ['APPLICATIONINSIGHTS_CONNECTION_STRING', 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', 'languageWorkers__node__arguments'];
     const identityHostStorage = ['AzureWebJobsStorage__accountName', 'AzureWebJobsStorage__credential', 'AzureWebJobsStorage__clientId'];
     expect(names).toEqual([...APP_SETTINGS, ...identityHostStorage, ...hostOnly].sort());
     const readByTheApp = new Set<string>([...APP_SETTINGS, ...HOST_STORAGE_SETTINGS]);

@@ -48,7 +48,7 @@ export function logTime(date: Date, extraDigits = '0000'): string {
   return date.toISOString().replace(/\.(\d{3})Z$/, `.$1${extraDigits}Z`);
 }
 
-/** A record in the shape of a real `ContainerRegistryRepositoryEvents` line (see docs/log-format.md). */
+/** A record in the shape of a real `ContainerRegistryRepositoryEvents` line (see docs/formats.md). */
 export function logRecord(input: LogRecordInput): Record<string, unknown> {
   return {
     time: logTime(input.time),
