@@ -4,7 +4,7 @@ import { ConfigError, flagOf, loadConfig, SETTINGS, type SettingName, type Setti
 import { InventoryFileError } from './inventory.js';
 import { errorMessage, runPass } from './pass.js';
 import { formatReportText, TOOL_VERSION, type PassReport } from './report.js';
-import { createPassDependencies, NotAvailableError } from './wiring.js';
+import { createPassDependencies } from './wiring.js';
 
 export const EXIT = { ok: 0, failure: 1, usage: 2, refused: 3 } as const;
 
@@ -98,7 +98,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       io.stderr(`acr-cache-cleaner: ${error.describe(flagOf)}\n`);
       return EXIT.usage;
     }
-    if (error instanceof NotAvailableError || error instanceof InventoryFileError) {
+    if (error instanceof InventoryFileError) {
       io.stderr(`acr-cache-cleaner: ${error.message}\n`);
       return EXIT.usage;
     }

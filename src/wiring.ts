@@ -9,11 +9,6 @@ import { AcrInventorySource, type RegistryConnection } from './registry/acr.js';
 import { createCredential } from './registry/credential.js';
 import { AcrDeleter } from './registry/deleter.js';
 
-/** A setting names an adapter this build does not have yet. */
-export class NotAvailableError extends Error {
-  override readonly name = 'NotAvailableError';
-}
-
 export function createLogSource(config: Config): AccessLogSource {
   const { logs } = config;
   switch (logs.kind) {
@@ -40,7 +35,7 @@ export function registryConnection(config: Config): RegistryConnection | undefin
 export function createInventorySource(config: Config, connection: RegistryConnection | undefined, log?: (message: string) => void): InventorySource {
   const file = config.inventoryFile;
   if (file !== undefined) return { description: `the inventory snapshot ${file}`, load: () => readInventoryFile(file) };
-  if (connection === undefined) throw new NotAvailableError('no registry to list: set CONTAINER_REGISTRY or an inventory file');
+  if (connection === undefined) throw new Error('no registry to list: loadConfig requires CONTAINER_REGISTRY or INVENTORY_FILE');
   return new AcrInventorySource(connection, { concurrency: config.deletion.concurrency, readsPerMinute: config.deletion.readsPerMinute, log });
 }
 

@@ -74,7 +74,6 @@ export interface ListingStats {
 export class AcrInventorySource implements InventorySource {
   readonly description: string;
   readonly stats: ListingStats = { repositories: 0, manifests: 0, indexes: 0, pages: 0, propertyLookups: 0 };
-  private pacer = new RatePacer(1);
 
   constructor(
     private readonly connection: RegistryConnection,
@@ -86,7 +85,6 @@ export class AcrInventorySource implements InventorySource {
   async load(signal?: AbortSignal): Promise<Inventory> {
     const retry = this.options.retry ?? DEFAULT_RETRY;
     const pacer = new RatePacer(this.options.readsPerMinute);
-    this.pacer = pacer;
     const pageSize = this.options.pageSize ?? 1000;
     const catalogClient = createRegistryClient(this.connection);
     const names: string[] = [];
@@ -112,7 +110,7 @@ export class AcrInventorySource implements InventorySource {
         const index = next++;
         if (index >= names.length) return;
         signal?.throwIfAborted();
-        const listed = await this.listRepository(client, names[index]!, pageSize, retry, signal);
+        const listed = await this.listRepository(client, names[index]!, pageSize, retry, pacer, signal);
         if (listed !== undefined) {
           repositories[index] = listed.repository;
           loginServer ||= listed.loginServer;
@@ -126,7 +124,7 @@ export class AcrInventorySource implements InventorySource {
   }
 
   /** One repository's manifests, with media types from the raw pages and the children of every index. */
-  private async listRepository(client: ContainerRegistryClient, name: string, pageSize: number, retry: RetryPolicy, signal?: AbortSignal) {
+  private async listRepository(client: ContainerRegistryClient, name: string, pageSize: number, retry: RetryPolicy, pacer: RatePacer, signal?: AbortSignal) {
     const repository = client.getRepository(name);
     const manifests: ManifestInfo[] = [];
     const mediaTypes = new Map<string, string>();
@@ -145,7 +143,7 @@ export class AcrInventorySource implements InventorySource {
           for (const properties of page) manifests.push(toManifestInfo(properties, mediaTypes.get(properties.digest)));
         },
         retry,
-        this.pacer,
+        pacer,
         signal,
       );
     } catch (error) {
@@ -162,7 +160,7 @@ export class AcrInventorySource implements InventorySource {
       try {
         const properties = await withRetries(
           async () => {
-            await this.pacer.acquire(signal);
+            await pacer.acquire(signal);
             return client.getArtifact(name, manifest.digest).getManifestProperties({ abortSignal: signal });
           },
           retry,
