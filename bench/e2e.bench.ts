@@ -20,7 +20,7 @@ import { inventoryToSnapshot } from '../src/inventory.js';
 import { planCleanup } from '../src/plan/plan.js';
 import { AcrInventorySource, type RegistryConnection } from '../src/registry/acr.js';
 import { EmulatorCredential } from '../src/registry/credential.js';
-import { AcrDeleter } from '../src/registry/deleter.js';
+import { AcrDeleter, policyRecheck } from '../src/registry/deleter.js';
 import { LOG_CONTAINER } from '../test/support/archiveUpload.js';
 import { startAzurite } from '../test/support/azurite.js';
 import { rssSampler, runMeasured, startEmulatorProcess } from '../test/support/processes.js';
@@ -198,7 +198,7 @@ if (process.env.BENCH_E2E_CHILD === undefined) {
     async () => planCleanup({ inventory, accesses: logs.counts as AccessCounts, policy: { historyDays: 7, minAccessCount: 1, graceDays: 7, logMaxStalenessHours: 24, maxDeletePercent: 100 }, now: NOW }),
     () => 'none',
   );
-  const deleter = new AcrDeleter(connection, { concurrency: 8, deletesPerMinute });
+  const deleter = new AcrDeleter(connection, { concurrency: 8, deletesPerMinute, recheck: policyRecheck(plan.policy, () => NOW, readsPerMinute) });
   const execution = await phase('deletion', () => deleter.execute(plan, { deadlineMs: Date.now() + 3_600_000 }), registryRequests);
   memory.stop();
 

@@ -12,7 +12,7 @@ import { inventoryToSnapshot, type Inventory } from '../src/inventory.js';
 import { planCleanup } from '../src/plan/plan.js';
 import { AcrInventorySource, type RegistryConnection } from '../src/registry/acr.js';
 import { EmulatorCredential } from '../src/registry/credential.js';
-import { AcrDeleter } from '../src/registry/deleter.js';
+import { AcrDeleter, policyRecheck } from '../src/registry/deleter.js';
 import { prng, randomDigest } from '../test/support/syntheticCache.js';
 import { rssSampler, runMeasured, startEmulatorProcess } from '../test/support/processes.js';
 
@@ -93,7 +93,7 @@ if (process.env.BENCH_ENDPOINT === undefined) {
   const plan = planCleanup({ inventory, accesses, policy: { historyDays: 7, minAccessCount: 1, graceDays: 7, logMaxStalenessHours: 24, maxDeletePercent: 100 }, now: NOW });
   const planSeconds = (performance.now() - planStarted) / 1000;
   phase = 'deletion';
-  const deleter = new AcrDeleter(connection, { concurrency: 8, deletesPerMinute: DELETES_PER_SECOND * 60 });
+  const deleter = new AcrDeleter(connection, { concurrency: 8, deletesPerMinute: DELETES_PER_SECOND * 60, recheck: policyRecheck(plan.policy, () => NOW, READS_PER_SECOND * 60) });
   const report = await deleter.execute(plan, { deadlineMs: Date.now() + 3_600_000 });
   memory.stop();
   const minimumPages = Math.ceil(repositories / 1000) + repositories * Math.ceil(perRepository / 1000);

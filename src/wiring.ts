@@ -7,7 +7,7 @@ import { readInventoryFile, writeInventoryFile } from './inventory.js';
 import type { InventorySource, PassDependencies } from './pass.js';
 import { AcrInventorySource, type RegistryConnection } from './registry/acr.js';
 import { createCredential } from './registry/credential.js';
-import { AcrDeleter } from './registry/deleter.js';
+import { AcrDeleter, policyRecheck } from './registry/deleter.js';
 
 export function createLogSource(config: Config): AccessLogSource {
   const { logs } = config;
@@ -48,6 +48,7 @@ export interface WiringOptions {
 
 /** The adapters a config asks for. */
 export function createPassDependencies(config: Config, options: WiringOptions = {}): PassDependencies {
+  const clock = options.clock ?? (() => new Date());
   const connection = config.inventoryFile === undefined ? registryConnection(config) : undefined;
   let inventory = createInventorySource(config, connection, options.log);
   const exportTo = options.exportInventory;
@@ -69,8 +70,13 @@ export function createPassDependencies(config: Config, options: WiringOptions = 
     deleter:
       connection === undefined
         ? undefined
-        : new AcrDeleter(connection, { concurrency: config.deletion.concurrency, deletesPerMinute: config.deletion.deletesPerMinute, log: options.log }),
-    clock: options.clock ?? (() => new Date()),
+        : new AcrDeleter(connection, {
+            concurrency: config.deletion.concurrency,
+            deletesPerMinute: config.deletion.deletesPerMinute,
+            log: options.log,
+            recheck: policyRecheck(config.policy, clock, config.deletion.readsPerMinute),
+          }),
+    clock,
     log: options.log,
   };
 }

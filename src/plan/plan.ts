@@ -126,11 +126,28 @@ function initialReason(
   graceStartMs: number,
 ): KeepReason | DeleteReason {
   if (!inScope) return 'out-of-scope';
+  const ownState = keptForItsOwnState(manifest, policy, graceStartMs);
+  if (ownState === 'locked' || ownState === 'protected') return ownState;
+  if (accessCount >= policy.minAccessCount) return 'accessed';
+  return ownState ?? 'unused';
+}
+
+export type ManifestState = Pick<ManifestInfo, 'canDelete' | 'tags' | 'createdOn' | 'lastUpdatedOn'>;
+
+/** The rules that look at a manifest alone, not at the logs: locked, a protected tag, inside the grace period. */
+function keptForItsOwnState(manifest: ManifestState, policy: Policy, graceStartMs: number): 'locked' | 'protected' | 'fresh' | undefined {
   if (!manifest.canDelete) return 'locked';
   if (policy.protectTags !== undefined && manifest.tags.some((tag) => policy.protectTags!.test(tag))) return 'protected';
-  if (accessCount >= policy.minAccessCount) return 'accessed';
   if (manifest.createdOn.getTime() >= graceStartMs || manifest.lastUpdatedOn.getTime() >= graceStartMs) return 'fresh';
-  return 'unused';
+  return undefined;
+}
+
+/**
+ * The last check before a deletion, on the manifest's state as the registry reports it now: a manifest locked,
+ * tagged with a protected tag, or pushed again since it was listed is kept after all.
+ */
+export function recheckBeforeDeletion(current: ManifestState, policy: Policy, now: Date): 'locked' | 'protected' | 'fresh' | undefined {
+  return keptForItsOwnState(current, policy, now.getTime() - policy.graceDays * DAY_MS);
 }
 
 /**

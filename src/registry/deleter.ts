@@ -1,15 +1,22 @@
-import type { ContainerRegistryClient } from '@azure/container-registry';
+import type { ArtifactManifestProperties, ContainerRegistryClient } from '@azure/container-registry';
 import type { FullOperationResponse } from '@azure/core-client';
 import type { DeletionExecutor } from '../pass.js';
-import type { Decision, Plan } from '../plan/plan.js';
+import { recheckBeforeDeletion, type Decision, type Plan } from '../plan/plan.js';
+import type { Policy } from '../plan/policy.js';
 import { deletionEntry, formatBytes, type DeletionEntry, type ExecutionReport, type FailedDeletion, type SkippedDeletion } from '../report.js';
 import { createRegistryClient, type RegistryConnection } from './acr.js';
 import { RatePacer } from './pacer.js';
-import { backoffMs, DEFAULT_RETRY, isTransient, retryAfterMs, sleep, statusOf, type RetryPolicy } from './retry.js';
+import { backoffMs, DEFAULT_RETRY, isTransient, retryAfterMs, sleep, statusOf, withRetries, type RetryPolicy } from './retry.js';
 
 export interface DeleterOptions {
   concurrency: number;
   deletesPerMinute: number;
+  /**
+   * Re-reads each manifest just before deleting it and keeps it when this says why (it was locked, tagged or
+   * pushed again since the listing). Costs one paced read per deletion, on a separate client so the delete
+   * client's token keeps its scope.
+   */
+  recheck?: { readsPerMinute: number; keepReason: (current: ArtifactManifestProperties) => string | undefined };
   retry?: RetryPolicy;
   progressIntervalMs?: number;
   log?: (message: string) => void;
@@ -22,6 +29,18 @@ type Outcome = 'deleted' | 'already-gone' | 'locked' | 'failed' | 'skipped';
 /** How far ahead a worker looks for a deletion in the repository its token is already scoped to. */
 const SAME_REPOSITORY_LOOKAHEAD = 64;
 
+/** The production re-check: the planner's own-state rules, applied to the manifest as it is now. */
+export function policyRecheck(policy: Policy, clock: () => Date, readsPerMinute: number): NonNullable<DeleterOptions['recheck']> {
+  return {
+    readsPerMinute,
+    keepReason: (current) => {
+      const state = { canDelete: current.canDelete !== false && current.canWrite !== false, tags: current.tags ?? [], createdOn: current.createdOn, lastUpdatedOn: current.lastUpdatedOn };
+      const reason = recheckBeforeDeletion(state, policy, clock());
+      return reason === undefined ? undefined : `kept after all: re-read just before deleting, it is now ${reason} (changed since the listing)`;
+    },
+  };
+}
+
 /** Executes a plan's deletions through the SDK with bounded concurrency, pacing, retries and a deadline. */
 export class AcrDeleter implements DeletionExecutor {
   constructor(
@@ -33,6 +52,8 @@ export class AcrDeleter implements DeletionExecutor {
     const startedMs = Date.now();
     const retry = this.options.retry ?? DEFAULT_RETRY;
     const pacer = new RatePacer(this.options.deletesPerMinute);
+    const recheck = this.options.recheck;
+    const readPacer = recheck === undefined ? undefined : new RatePacer(recheck.readsPerMinute);
     const log = this.options.log ?? (() => {});
     const queue = [...plan.deletions];
     const taken = new Set<Decision>();
@@ -112,7 +133,27 @@ export class AcrDeleter implements DeletionExecutor {
       workersOn.set(to, (workersOn.get(to) ?? 0) + 1);
     };
 
-    const deleteOne = async (client: ContainerRegistryClient, decision: Decision): Promise<Outcome> => {
+    /** The manifest as the registry has it now: undefined when it is gone, a reason when it must stay. */
+    const stillToDelete = async (readClient: ContainerRegistryClient, decision: Decision): Promise<'gone' | 'failed' | string | undefined> => {
+      try {
+        const current = await withRetries(
+          async () => {
+            await readPacer!.acquire(signal);
+            return readClient.getArtifact(decision.repository, decision.digest).getManifestProperties({ abortSignal: signal });
+          },
+          retry,
+          signal,
+        );
+        const keep = recheck!.keepReason(current);
+        return keep === undefined ? undefined : keep;
+      } catch (error) {
+        if (statusOf(error) === 404) return 'gone';
+        failed.push({ repository: decision.repository, digest: decision.digest, error: `re-reading it before deleting failed: ${describeError(error)}` });
+        return 'failed';
+      }
+    };
+
+    const deleteOne = async (client: ContainerRegistryClient, readClient: ContainerRegistryClient | undefined, decision: Decision): Promise<Outcome> => {
       const parentsNotDeleted = decision.deleteAfter.filter((parent) => {
         const outcome = outcomes.get(keyOf(decision.repository, parent));
         return outcome !== 'deleted' && outcome !== 'already-gone';
@@ -120,6 +161,15 @@ export class AcrDeleter implements DeletionExecutor {
       if (parentsNotDeleted.length > 0) {
         skipped.push({ repository: decision.repository, digest: decision.digest, why: `its index ${parentsNotDeleted.join(', ')} was not deleted, so it is still needed` });
         return 'skipped';
+      }
+      if (readClient !== undefined) {
+        const verdict = await stillToDelete(readClient, decision);
+        if (verdict === 'gone') return 'already-gone';
+        if (verdict === 'failed') return 'failed';
+        if (verdict !== undefined) {
+          skipped.push({ repository: decision.repository, digest: decision.digest, why: verdict });
+          return 'skipped';
+        }
       }
       for (let attempt = 1; ; attempt++) {
         await pacer.acquire(signal);
@@ -157,6 +207,7 @@ export class AcrDeleter implements DeletionExecutor {
 
     const worker = async () => {
       const client = this.options.clientFactory?.() ?? createRegistryClient(this.connection!);
+      const readClient = recheck === undefined ? undefined : (this.options.clientFactory?.() ?? createRegistryClient(this.connection!));
       let repository: string | undefined;
       for (;;) {
         if (signal?.aborted) {
@@ -178,7 +229,7 @@ export class AcrDeleter implements DeletionExecutor {
         moveWorker(repository, next.repository);
         repository = next.repository;
         const began = Date.now();
-        const outcome = await deleteOne(client, next);
+        const outcome = await deleteOne(client, readClient, next);
         latencyTotalMs += Date.now() - began;
         latencyCount++;
         outcomes.set(keyOf(next.repository, next.digest), outcome);

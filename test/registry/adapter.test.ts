@@ -86,3 +86,32 @@ describe('the registry adapter against the ACR emulator', () => {
     expect(deletes.findIndex((path) => path.includes(digestOf('index-unused').slice(7)))).toBeLessThan(deletes.findIndex((path) => path.includes(digestOf('amd64-unused').slice(7))));
   });
 });
+
+describe('the last check before each deletion', () => {
+  it('keeps a manifest pushed again, tagged with a protected tag or locked since the listing', async () => {
+    const inventory = inventoryOf({ 'ci/app': ['a', 'b', 'c', 'd', 'e'].map((label) => manifest(label)) });
+    emulator = await startEmulator({ state: RegistryState.fromInventory(inventory) });
+    const { logDir } = await writeScenario(inventory, [pull('ci/other', 'x', 0.01)]);
+    const config = loadConfig({ CONTAINER_REGISTRY: emulator.endpoint, CREDENTIAL: 'emulator', LOG_DIR: logDir, MAX_DELETE_PERCENT: '100', PROTECT_TAGS: '^release-' });
+    const server = emulator;
+    const report = await runPass(config, createPassDependencies(config, { clock: () => NOW }), {
+      onPlan: (planned) => {
+        expect(planned.delete).toHaveLength(5);
+        const repository = server.state.repositories.get('ci/app')!;
+        repository.manifests.get(digestOf('a'))!.lastUpdateTime = new Date(NOW.getTime() - 3_600_000).toISOString();
+        server.state.addManifest('ci/app', repository.manifests.get(digestOf('b'))!, ['release-1.0']);
+        repository.manifests.get(digestOf('c'))!.changeableAttributes.writeEnabled = false;
+        server.state.deleteManifest('ci/app', digestOf('d'));
+      },
+    });
+    const execution = report.execution!;
+    expect(execution.deleted.map((entry) => entry.digest)).toEqual([digestOf('e')]);
+    expect(execution.alreadyGone).toBe(1);
+    expect(Object.fromEntries(execution.skipped.map((skip) => [skip.digest, skip.why]))).toEqual({
+      [digestOf('a')]: expect.stringContaining('it is now fresh'),
+      [digestOf('b')]: expect.stringContaining('it is now protected'),
+      [digestOf('c')]: expect.stringContaining('it is now locked'),
+    });
+    expect([...emulator.state.repositories.get('ci/app')!.manifests.keys()].sort()).toEqual([digestOf('a'), digestOf('b'), digestOf('c')].sort());
+  });
+});
