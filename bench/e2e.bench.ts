@@ -198,7 +198,8 @@ if (process.env.BENCH_E2E_CHILD === undefined) {
     async () => planCleanup({ inventory, accesses: logs.counts as AccessCounts, policy: { historyDays: 7, minAccessCount: 1, graceDays: 7, logMaxStalenessHours: 24, maxDeletePercent: 100 }, now: NOW }),
     () => 'none',
   );
-  const deleter = new AcrDeleter(connection, { concurrency: 8, deletesPerMinute, recheck: policyRecheck(plan.policy, () => NOW, readsPerMinute) });
+  // Limits are scaled 20x in time but latency is not: twice the workers keep the delete pipeline full.
+  const deleter = new AcrDeleter(connection, { concurrency: 16, deletesPerMinute, recheck: policyRecheck(plan.policy, () => NOW, readsPerMinute) });
   const execution = await phase('deletion', () => deleter.execute(plan, { deadlineMs: Date.now() + 3_600_000 }), registryRequests);
   memory.stop();
 
