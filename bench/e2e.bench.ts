@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { AccessCounts } from '../src/accessLog/counts.js';
+import { forEachConcurrently } from '../src/concurrency.js';
 import { StorageArchiveLogSource } from '../src/accessLog/sources/storageArchive.js';
 import { parseStorageAccount } from '../src/config.js';
 import type { Inventory, ManifestInfo } from '../src/inventory.js';
@@ -79,47 +80,40 @@ async function uploadLogs(connectionString: string, active: { repository: string
   let bytes = 0;
   let records = 0;
   const hours = Array.from({ length: 7 * 24 }, (_, index) => NOW.getTime() - (7 * 24 - index) * HOUR);
-  let next = 0;
-  const worker = async () => {
-    for (;;) {
-      const index = next++;
-      if (index >= hours.length) return;
-      const hourStart = hours[index]!;
-      const blob = container.getAppendBlobClient(archiveBlobPath(resourceId, new Date(hourStart)));
-      await blob.createIfNotExists();
-      let lines: string[] = [];
-      let size = 0;
-      const flush = async () => {
-        if (lines.length === 0) return;
-        const block = Buffer.from(lines.join('\n') + '\n');
-        await blob.appendBlock(block, block.length);
-        bytes += block.length;
-        lines = [];
-        size = 0;
-      };
-      for (let k = 0; k < perHour; k++) {
-        const target = active[Math.floor(random() ** 1.5 * active.length)]!;
-        const roll = random();
-        const line = JSON.stringify(
-          logRecord({
-            time: new Date(hourStart + (k * HOUR) / perHour),
-            operationName: roll < 0.9 ? 'Pull' : 'Push',
-            repository: target.repository,
-            digest: target.digest,
-            registry: 'cicache',
-            resultDescription: roll > 0.97 ? '404' : undefined,
-            userAgent: roll > 0.95 && roll <= 0.97 ? 'Trivy/0.56.2 (linux; amd64)' : undefined,
-          }),
-        );
-        lines.push(line);
-        size += line.length + 1;
-        records++;
-        if (size > 3_900_000) await flush();
-      }
-      await flush();
+  await forEachConcurrently(hours, 4, async (hourStart) => {
+    const blob = container.getAppendBlobClient(archiveBlobPath(resourceId, new Date(hourStart)));
+    await blob.createIfNotExists();
+    let lines: string[] = [];
+    let size = 0;
+    const flush = async () => {
+      if (lines.length === 0) return;
+      const block = Buffer.from(lines.join('\n') + '\n');
+      await blob.appendBlock(block, block.length);
+      bytes += block.length;
+      lines = [];
+      size = 0;
+    };
+    for (let k = 0; k < perHour; k++) {
+      const target = active[Math.floor(random() ** 1.5 * active.length)]!;
+      const roll = random();
+      const line = JSON.stringify(
+        logRecord({
+          time: new Date(hourStart + (k * HOUR) / perHour),
+          operationName: roll < 0.9 ? 'Pull' : 'Push',
+          repository: target.repository,
+          digest: target.digest,
+          registry: 'cicache',
+          resultDescription: roll > 0.97 ? '404' : undefined,
+          userAgent: roll > 0.95 && roll <= 0.97 ? 'Trivy/0.56.2 (linux; amd64)' : undefined,
+        }),
+      );
+      lines.push(line);
+      size += line.length + 1;
+      records++;
+      if (size > 3_900_000) await flush();
     }
-  };
-  await Promise.all(Array.from({ length: 4 }, worker));
+    await flush();
+  });
   return { blobs: hours.length, bytes, records };
 }
 

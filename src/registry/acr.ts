@@ -2,6 +2,7 @@ import { ContainerRegistryClient, type ArtifactManifestProperties } from '@azure
 import type { TokenCredential } from '@azure/core-auth';
 import type { FullOperationResponse } from '@azure/core-client';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
+import { forEachConcurrently } from '../concurrency.js';
 import type { Inventory, ManifestInfo, RepositoryInfo } from '../inventory.js';
 import type { InventorySource } from '../pass.js';
 import { USER_AGENT_PREFIX } from '../report.js';
@@ -102,22 +103,20 @@ export class AcrInventorySource implements InventorySource {
     this.options.log?.(`listing ${names.length} repositories with ${this.options.concurrency} workers`);
 
     const repositories: (RepositoryInfo | undefined)[] = new Array(names.length);
-    let next = 0;
     let loginServer = '';
-    const worker = async () => {
-      const client = createRegistryClient(this.connection);
-      for (;;) {
-        const index = next++;
-        if (index >= names.length) return;
+    await forEachConcurrently(
+      names,
+      this.options.concurrency,
+      async (name, client, index) => {
         signal?.throwIfAborted();
-        const listed = await this.listRepository(client, names[index]!, pageSize, retry, pacer, signal);
+        const listed = await this.listRepository(client, name, pageSize, retry, pacer, signal);
         if (listed !== undefined) {
           repositories[index] = listed.repository;
           loginServer ||= listed.loginServer;
         }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(this.options.concurrency, names.length)) }, worker));
+      },
+      () => createRegistryClient(this.connection),
+    );
     const present = repositories.filter((repository): repository is RepositoryInfo => repository !== undefined);
     this.stats.repositories = present.length;
     return { registry: loginServer || new URL(this.connection.endpoint).host, repositories: present };

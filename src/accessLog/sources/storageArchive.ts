@@ -1,5 +1,6 @@
 import type { TokenCredential } from '@azure/core-auth';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
+import { forEachConcurrently } from '../../concurrency.js';
 import type { StorageAccountRef } from '../../config.js';
 import { USER_AGENT_PREFIX } from '../../report.js';
 import { AccessCounts, LogStats, readLogStream } from '../counts.js';
@@ -144,19 +145,12 @@ export class StorageArchiveLogSource implements AccessLogSource {
   }
 
   private async readBlobs(container: ContainerClient, names: string[], filter: RecordFilter, counts: AccessCounts, stats: LogStats, signal?: AbortSignal): Promise<void> {
-    let next = 0;
-    const worker = async () => {
-      for (;;) {
-        const index = next++;
-        if (index >= names.length) return;
-        const name = names[index]!;
-        const response = await container.getBlobClient(name).download(0, undefined, { abortSignal: signal, maxRetryRequests: 5 });
-        if (response.readableStreamBody === undefined) throw new LogSourceError(`the blob ${name} has no body`);
-        await readLogStream(name, response.readableStreamBody as AsyncIterable<Buffer>, filter, counts, stats);
-        this.archive.blobsRead++;
-      }
-    };
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(this.options.concurrency ?? 8, names.length)) }, worker));
+    await forEachConcurrently(names, this.options.concurrency ?? 8, async (name) => {
+      const response = await container.getBlobClient(name).download(0, undefined, { abortSignal: signal, maxRetryRequests: 5 });
+      if (response.readableStreamBody === undefined) throw new LogSourceError(`the blob ${name} has no body`);
+      await readLogStream(name, response.readableStreamBody as AsyncIterable<Buffer>, filter, counts, stats);
+      this.archive.blobsRead++;
+    });
   }
 }
 
