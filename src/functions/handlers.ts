@@ -48,7 +48,10 @@ export async function cleanImageCacheHandler(timer: Timer, context: InvocationCo
   }
 }
 
-/** "What would tonight's run delete?": the same pass as a dry run, answered as JSON (or `?format=text`). */
+/**
+ * "What would tonight's run delete?": the same pass as a dry run, answered as JSON (or `?format=text`). The
+ * kept manifests are counted per reason in the summary; `?keep=true` lists them too (large for a big registry).
+ */
 export async function previewCleanupHandler(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   let result: JobResult;
   try {
@@ -61,5 +64,7 @@ export async function previewCleanupHandler(request: HttpRequest, context: Invoc
   if (request.query.get('format') === 'text') {
     return { status: 200, headers: { 'Content-Type': 'text/plain; charset=utf-8' }, body: report ? `${formatReportText(report)}\n` : `${result.message}\n` };
   }
-  return { status: 200, jsonBody: { outcome: result.outcome, message: result.message, reportUrl: result.reportUrl, report } };
+  const withKeep = request.query.get('keep') === 'true';
+  const body = report === undefined || withKeep ? report : { ...report, keep: undefined };
+  return { status: 200, jsonBody: { outcome: result.outcome, message: result.message, reportUrl: result.reportUrl, report: body } };
 }

@@ -140,7 +140,7 @@ describe('cleanImageCache (timer) handler', () => {
 });
 
 describe('previewCleanup (HTTP) handler', () => {
-  const request = (format?: string) => ({ query: new URLSearchParams(format ? { format } : {}) }) as unknown as HttpRequest;
+  const request = (format?: string, keep?: string) => ({ query: new URLSearchParams({ ...(format ? { format } : {}), ...(keep ? { keep } : {}) }) }) as unknown as HttpRequest;
 
   it("answers what tonight's run would delete, as JSON, without deleting", async () => {
     await setUp();
@@ -151,6 +151,14 @@ describe('previewCleanup (HTTP) handler', () => {
     expect(body.report.delete.map((entry) => entry.digest).sort()).toEqual([digestOf('unused-1'), digestOf('unused-2')].sort());
     expect(emulator.requests.filter((entry) => entry.method === 'DELETE')).toEqual([]);
     expect((await reportOf('preview-1')).trigger).toBe('preview');
+    expect((body.report as { keep?: unknown }).keep).toBeUndefined();
+  });
+
+  it('lists the kept manifests only when asked', async () => {
+    await setUp();
+    const response = await previewCleanupHandler(request(undefined, 'true'), context('preview-keep'));
+    const keep = (response.jsonBody as { report: { keep: { reason: string }[] } }).report.keep;
+    expect(keep.map((entry) => entry.reason).sort()).toEqual(['accessed', 'accessed', 'fresh', 'locked']);
   });
 
   it('answers as text when asked', async () => {
