@@ -16,6 +16,10 @@ export class AccessCounts {
   newestRecordMs: number | undefined;
   /** Records of any operation whose time lies inside the window. */
   recordsInWindow = 0;
+  /** Records that could not be used as evidence (see `UNUSABLE_REASONS`). */
+  unusableRecords = 0;
+  /** Digests found in the text of records that could not be used. */
+  readonly uncertainDigests = new Set<string>();
 
   add(repository: string, digest: string, timeMs: number, count = 1): void {
     let digests = this.byRepository.get(repository);

@@ -7,7 +7,11 @@ export const OWN_USER_AGENT_PREFIX = 'acr-cache-cleaner/';
 export const SKIP_REASONS = [
   'malformed-json',
   'truncated-line',
+  'incomplete-last-line',
+  'oversized-line',
+  'unreadable-data',
   'bad-time',
+  'future-time',
   'other-category',
   'other-registry',
   'not-pull-or-push',
@@ -18,6 +22,21 @@ export const SKIP_REASONS = [
   'ignored-user-agent',
 ] as const;
 export type SkipReason = (typeof SKIP_REASONS)[number];
+
+/**
+ * Records the pass could not use as evidence: each may hide a pull that then goes uncounted, so their share
+ * is guarded (`logs-unusable`). `incomplete-last-line` (the newest blob's last line, still being appended) is
+ * normal and not among them.
+ */
+export const UNUSABLE_REASONS = [
+  'malformed-json',
+  'truncated-line',
+  'oversized-line',
+  'unreadable-data',
+  'bad-time',
+  'future-time',
+  'missing-fields',
+] as const satisfies readonly SkipReason[];
 
 /** `[start, end]` in epoch milliseconds; a record exactly at `start` is inside. */
 export interface TimeWindow {

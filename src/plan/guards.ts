@@ -1,6 +1,6 @@
 import { HOUR_MS, type Policy } from './policy.js';
 
-export type GuardReason = 'logs-missing' | 'logs-stale' | 'too-many-deletions' | 'logs-unavailable';
+export type GuardReason = 'logs-missing' | 'logs-stale' | 'logs-unusable' | 'too-many-deletions' | 'logs-unavailable';
 
 export interface GuardRefusal {
   reason: GuardReason;
@@ -12,6 +12,13 @@ export interface LogEvidence {
   newestRecordMs: number | undefined;
   /** Records of any operation inside the window. */
   recordsInWindow: number;
+  /** Records that could not be used as evidence (`UNUSABLE_REASONS` in accessLog/record.ts). */
+  unusableRecords: number;
+  /**
+   * Digests named by records that could not be used (salvaged from the damaged text): each may have been
+   * accessed, so a manifest with one of them is not deleted on this evidence.
+   */
+  uncertainDigests: ReadonlySet<string>;
 }
 
 /** Whether the logs are trustworthy enough to delete on them. */
