@@ -14,6 +14,14 @@ export interface DeletionEntry {
   accessCount: number;
   lastAccess: string | null;
   reason: string;
+  /** OCI referrers (signatures, SBOMs) that the registry deletes with this manifest. */
+  referrers: ReferrerEntry[];
+}
+
+export interface ReferrerEntry {
+  digest: string;
+  artifactType: string | null;
+  sizeInBytes: number;
 }
 
 export interface FailedDeletion {
@@ -64,6 +72,10 @@ export interface LogsReport {
   distinctManifestsAccessed: number;
   skipped: Record<SkipReason, number>;
   recordsInWindow: number;
+  /** Records that could not be used as evidence (see the `logs-unusable` guard). */
+  unusableRecords: number;
+  /** Distinct digests named by unusable records: manifests with them are kept (`uncertain`). */
+  uncertainDigests: number;
   newestRecord: string | null;
   badLines: LogStats['badLines'];
   notes: string[];
@@ -85,6 +97,8 @@ export interface PassReport {
     manifests: number;
     inScope: number;
     toDelete: number;
+    /** Referrers that go with their subject among `toDelete`'s manifests (not counted in `toDelete`). */
+    referrersWithSubjects: number;
     byReason: Record<string, number>;
     bytesReclaimed: number;
     largestRepositories: { repository: string; manifests: number; bytes: number }[];
@@ -109,7 +123,13 @@ export function deletionEntry(decision: Decision, plan: Plan): DeletionEntry {
     accessCount: decision.accessCount,
     lastAccess: decision.lastAccessMs === undefined ? null : new Date(decision.lastAccessMs).toISOString(),
     reason: describeDeletion(decision, plan),
+    referrers: decision.referrers.map((referrer) => ({ digest: referrer.digest, artifactType: referrer.artifactType ?? null, sizeInBytes: referrer.sizeInBytes })),
   };
+}
+
+/** What deleting a manifest frees: itself and the referrers the registry deletes with it. */
+export function reclaimedBytes(decision: Decision): number {
+  return decision.referrers.reduce((sum, referrer) => sum + referrer.sizeInBytes, decision.sizeInBytes);
 }
 
 export function buildReport(input: {
@@ -126,8 +146,8 @@ export function buildReport(input: {
   const perRepository = new Map<string, { manifests: number; bytes: number }>();
   for (const decision of plan.deletions) {
     const entry = perRepository.get(decision.repository) ?? { manifests: 0, bytes: 0 };
-    entry.manifests++;
-    entry.bytes += decision.sizeInBytes;
+    entry.manifests += 1 + decision.referrers.length;
+    entry.bytes += reclaimedBytes(decision);
     perRepository.set(decision.repository, entry);
   }
   const largestRepositories = [...perRepository]
@@ -153,7 +173,8 @@ export function buildReport(input: {
       inScope: plan.inScope,
       toDelete: plan.deletions.length,
       byReason,
-      bytesReclaimed: plan.deletions.reduce((sum, decision) => sum + decision.sizeInBytes, 0),
+      referrersWithSubjects: plan.deletions.reduce((sum, decision) => sum + decision.referrers.length, 0),
+      bytesReclaimed: plan.deletions.reduce((sum, decision) => sum + reclaimedBytes(decision), 0),
       largestRepositories,
     },
     execution: input.execution,
@@ -162,7 +183,11 @@ export function buildReport(input: {
   };
 }
 
-export function logsReport(source: string, stats: LogStats, counts: { size: number; recordsInWindow: number; newestRecordMs: number | undefined }): LogsReport {
+export function logsReport(
+  source: string,
+  stats: LogStats,
+  counts: { size: number; recordsInWindow: number; newestRecordMs: number | undefined; unusableRecords: number; uncertainDigests: ReadonlySet<string> },
+): LogsReport {
   return {
     source,
     filesRead: stats.filesRead,
@@ -172,6 +197,8 @@ export function logsReport(source: string, stats: LogStats, counts: { size: numb
     distinctManifestsAccessed: counts.size,
     skipped: stats.skipped,
     recordsInWindow: counts.recordsInWindow,
+    unusableRecords: counts.unusableRecords,
+    uncertainDigests: counts.uncertainDigests.size,
     newestRecord: counts.newestRecordMs === undefined ? null : new Date(counts.newestRecordMs).toISOString(),
     badLines: stats.badLines,
     notes: stats.notes,
@@ -209,7 +236,8 @@ export function formatReportText(report: PassReport): string {
     lines.push('nothing was deleted');
     return lines.join('\n');
   }
-  lines.push(`${report.dryRun ? 'would delete' : 'to delete'}: ${summary.toDelete} manifest(s), ${formatBytes(summary.bytesReclaimed)}`);
+  const withReferrers = summary.referrersWithSubjects > 0 ? ` (and ${summary.referrersWithSubjects} referrer(s) with their subjects)` : '';
+  lines.push(`${report.dryRun ? 'would delete' : 'to delete'}: ${summary.toDelete} manifest(s)${withReferrers}, ${formatBytes(summary.bytesReclaimed)}`);
   if (summary.largestRepositories.length > 0) {
     lines.push('largest repositories to clean:');
     for (const entry of summary.largestRepositories.slice(0, 5)) {
