@@ -26,9 +26,14 @@ function tokenize(query: string): Token[] {
       i += 2;
       for (;;) {
         if (i >= query.length) throw new SyntaxError('unterminated verbatim string');
-        if (query[i] === '"' && query[i + 1] === '"') (text += '"'), (i += 2);
-        else if (query[i] === '"') break;
-        else text += query[i++];
+        if (query[i] === '"' && query[i + 1] === '"') {
+          text += '"';
+          i += 2;
+        } else if (query[i] === '"') {
+          break;
+        } else {
+          text += query[i++];
+        }
       }
       i++;
       tokens.push({ kind: 'string', text });
@@ -134,8 +139,7 @@ class Parser {
         return (tables) => [...input(tables), ...other(tables)];
       }
       case 'project': {
-        const columns = [this.expect('identifier').text];
-        while (this.peekSymbol(',')) (this.next(), columns.push(this.expect('identifier').text));
+        const columns = this.identifiers();
         return (tables) => input(tables).map((row) => Object.fromEntries(columns.map((column) => [column, row[column] ?? null])));
       }
       default:
@@ -159,8 +163,7 @@ class Parser {
     const keys: string[] = [];
     if (this.peekIdentifier('by')) {
       this.next();
-      keys.push(this.expect('identifier').text);
-      while (this.peekSymbol(',')) (this.next(), keys.push(this.expect('identifier').text));
+      keys.push(...this.identifiers());
     }
     return (tables) => {
       const groups = new Map<string, Row[]>();
@@ -182,6 +185,15 @@ class Parser {
         return out;
       });
     };
+  }
+
+  private identifiers(): string[] {
+    const names = [this.expect('identifier').text];
+    while (this.peekSymbol(',')) {
+      this.next();
+      names.push(this.expect('identifier').text);
+    }
+    return names;
   }
 
   private assignments(): [string, Expression][] {
@@ -230,7 +242,10 @@ class Parser {
       this.next();
       this.expectSymbol('(');
       const options = [this.primary()];
-      while (this.peekSymbol(',')) (this.next(), options.push(this.primary()));
+      while (this.peekSymbol(',')) {
+        this.next();
+        options.push(this.primary());
+      }
       this.expectSymbol(')');
       return (row) => options.some((option) => option(row) === left(row));
     }
