@@ -186,6 +186,7 @@ export function settingsInEffect(config: Config, dryRun: boolean): Record<string
     cacheMinAccessCount: policy.minAccessCount,
     graceDays: policy.graceDays,
     logMaxStalenessHours: policy.logMaxStalenessHours,
+    logMaxUnusablePercent: policy.logMaxUnusablePercent,
     maxDeletePercent: policy.maxDeletePercent,
     maxDeletes: policy.maxDeletes ?? null,
     repositoryFilter: policy.repositoryFilter?.source ?? null,

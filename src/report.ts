@@ -1,5 +1,6 @@
 import type { LogStats } from './accessLog/counts.js';
 import type { SkipReason } from './accessLog/record.js';
+import { formatPercent, unusableShare } from './plan/guards.js';
 import type { Decision, KeepReason, Plan } from './plan/plan.js';
 
 export const TOOL_NAME = 'acr-cache-cleaner';
@@ -226,6 +227,10 @@ export function formatReportText(report: PassReport): string {
   );
   const skipped = Object.entries(logs.skipped).filter(([, count]) => count > 0);
   if (skipped.length > 0) lines.push(`  skipped: ${skipped.map(([reason, count]) => `${reason} ${count}`).join(', ')}`);
+  if (logs.unusableRecords > 0) {
+    const share = formatPercent(unusableShare({ unusableRecords: logs.unusableRecords, recordsInWindow: logs.recordsInWindow }));
+    lines.push(`  unusable: ${logs.unusableRecords} record(s) (${share} %, allowed ${String(report.settings.logMaxUnusablePercent)} %), ${logs.uncertainDigests} digest(s) kept as uncertain`);
+  }
   for (const bad of logs.badLines.slice(0, 5)) lines.push(`  ${bad.reason} at ${bad.source}:${bad.line}${bad.detail ? ` (${bad.detail})` : ''}`);
   for (const note of logs.notes) lines.push(`  note: ${note}`);
   lines.push(`manifests: ${summary.manifests} (${summary.inScope} in scope)`);

@@ -62,7 +62,7 @@ function checkUnusableShare(evidence: LogEvidence, policy: Policy): GuardRefusal
   };
 }
 
-function formatPercent(percent: number): string {
+export function formatPercent(percent: number): string {
   return percent >= 1 ? percent.toFixed(1) : percent.toPrecision(2);
 }
 
