@@ -58,7 +58,7 @@ async function fromManifestDocuments(manifests: ManifestInfo[], lookup: Referrer
     const document = await getJson(lookup, `/v2/${encodeURIComponent(lookup.repository)}/manifests/${encodeURIComponent(manifest.digest)}`, [OCI_MANIFEST, OCI_INDEX, ORAS_ARTIFACT_MANIFEST].join(', '));
     const subject = field(field(document, 'subject'), 'digest');
     if (typeof subject !== 'string') continue;
-    manifest.subject = subject;
+    manifest.subject = subject.toLowerCase();
     const artifactType = field(document, 'artifactType') ?? field(field(document, 'config'), 'mediaType');
     if (typeof artifactType === 'string') manifest.artifactType = artifactType;
   }

@@ -117,6 +117,26 @@ describe.each(['manifest-documents', 'referrers-api'] as const)('the live listin
   });
 });
 
+describe('reading manifest documents under faults', () => {
+  it('retries transient failures and dropped connections, and still finds every referrer', async () => {
+    emulator = await startEmulator({ state: RegistryState.fromInventory(signedRegistry()) });
+    emulator.addFault({ kind: '503', method: 'GET', path: /^\/v2\/.+\/manifests\//, times: 2 });
+    emulator.addFault({ kind: 'drop-connection', method: 'GET', path: /^\/v2\/.+\/manifests\//, times: 1 });
+    const listing = new AcrInventorySource(
+      { endpoint: emulator.endpoint, credential: new EmulatorCredential(), audience: 'https://containerregistry.azure.net', sdkRetryDelayMs: 10 },
+      { concurrency: 1, readsPerMinute: 600_000, retry: { maxAttempts: 5, baseDelayMs: 10, maxDelayMs: 50 } },
+    );
+    expect(Object.keys(subjects(await listing.load()))).toHaveLength(6);
+    expect(emulator.requests.filter((entry) => entry.fault !== undefined)).toHaveLength(3);
+  });
+
+  it('fails the listing, rather than judge a possible referrer alone, when its document cannot be read', async () => {
+    emulator = await startEmulator({ state: RegistryState.fromInventory(signedRegistry()) });
+    emulator.addFault({ kind: '403', method: 'GET', path: new RegExp(`/v2/.+/manifests/${digestOf('idle.sig').replace(':', '%3A')}`), times: 10 });
+    await expect(source('manifest-documents').load()).rejects.toThrow(/403/);
+  });
+});
+
 describe('a pass on a signed registry', () => {
   const pull = (label: string): LogRecordInput => ({ time: new Date(NOW.getTime() - DAY), operationName: 'Pull', repository: 'ci/app', digest: digestOf(label), registry: 'cicache' });
 
