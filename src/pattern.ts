@@ -22,5 +22,22 @@ export function compilePattern(source: string): TextPattern {
     const detail = (error as Error).message.replace(/^error parsing regexp: /, '');
     throw new PatternSyntaxError(`${detail} (RE2 syntax: no lookaround and no backreferences, so that matching takes linear time)`);
   }
-  return { source, test: (text) => compiled.test(text) };
+  // The texts repeat (a registry's logs carry a few dozen user agents): answers are remembered, within a bound,
+  // so that the automaton, slower per text than a backtracking RegExp, runs once per distinct text.
+  const answers = new Map<string, boolean>();
+  return {
+    source,
+    test: (text) => {
+      let answer = answers.get(text);
+      if (answer === undefined) {
+        answer = compiled.test(text);
+        if (answers.size >= MAX_REMEMBERED) answers.clear();
+        // A copy: the text may be a slice of a read chunk, which a remembered slice would keep alive.
+        answers.set(Buffer.from(text).toString(), answer);
+      }
+      return answer;
+    },
+  };
 }
+
+const MAX_REMEMBERED = 10_000;
