@@ -281,6 +281,7 @@ describe('planCleanup: invariants over random registries', () => {
     tags: fc.array(fc.constantFrom('latest', 'v1', 'pr-1', 'buildcache'), { maxLength: 2 }),
     children: fc.array(labels, { maxLength: 3 }),
     subject: fc.option(labels, { nil: undefined }),
+    uncertain: fc.boolean(),
     accesses: fc.integer({ min: 0, max: 3 }),
     accessDaysAgo: fc.integer({ min: 0, max: 6 }),
   });
@@ -312,6 +313,7 @@ describe('planCleanup: invariants over random registries', () => {
         }),
       );
       for (const m of manifests) if (m.accesses > 0) accesses.add(name, digestOf(m.label), NOW.getTime() - m.accessDaysAgo * DAY, m.accesses);
+      for (const m of manifests) if (m.uncertain && m.label % 3 === 0) accesses.uncertainDigests.add(digestOf(m.label));
     });
     const policy = policyOf({ minAccessCount: input.minAccessCount, graceDays: input.graceDays, maxDeletes: input.maxDeletes, maxDeletePercent: input.maxDeletePercent, protectTags: /^v\d/ });
     return { inventory: inventoryOf(repositories), accesses, policy };
@@ -350,6 +352,8 @@ describe('planCleanup: invariants over random registries', () => {
           continue;
         }
         expect(m.canDelete, 'locked').toBe(true);
+        expect(accesses.uncertainDigests.has(m.digest), 'uncertain').toBe(false);
+        for (const child of m.relatedArtifacts) expect(accesses.uncertainDigests.has(child.digest) && present.has(child.digest), 'an index with an uncertain child').toBe(false);
         expect(m.createdOn.getTime() < graceStart && m.lastUpdatedOn.getTime() < graceStart, 'fresh').toBe(true);
         expect(m.tags.some((tag) => /^v\d/.test(tag)), 'protected').toBe(false);
         expect(accesses.get(repository.name, m.digest)?.count ?? 0).toBeLessThan(plan.policy.minAccessCount);
