@@ -189,7 +189,7 @@ if (process.env.BENCH_E2E_CHILD === undefined) {
   const inventory = await phase('listing', () => lister.load(), registryRequests);
   const plan = await phase(
     'planning',
-    async () => planCleanup({ inventory, accesses: logs.counts as AccessCounts, policy: { historyDays: 7, minAccessCount: 1, graceDays: 7, logMaxStalenessHours: 24, maxDeletePercent: 100 }, now: NOW }),
+    async () => planCleanup({ inventory, accesses: logs.counts as AccessCounts, policy: { historyDays: 7, minAccessCount: 1, graceDays: 7, logMaxStalenessHours: 24, logMaxUnusablePercent: 0.1, maxDeletePercent: 100 }, now: NOW }),
     () => 'none',
   );
   // Limits are scaled 20x in time but latency is not: twice the workers keep the delete pipeline full.

@@ -90,7 +90,7 @@ if (process.env.BENCH_ENDPOINT === undefined) {
     accesses.add(repository, digest, NOW.getTime() - 86_400_000);
   }
   const planStarted = performance.now();
-  const plan = planCleanup({ inventory, accesses, policy: { historyDays: 7, minAccessCount: 1, graceDays: 7, logMaxStalenessHours: 24, maxDeletePercent: 100 }, now: NOW });
+  const plan = planCleanup({ inventory, accesses, policy: { historyDays: 7, minAccessCount: 1, graceDays: 7, logMaxStalenessHours: 24, logMaxUnusablePercent: 0.1, maxDeletePercent: 100 }, now: NOW });
   const planSeconds = (performance.now() - planStarted) / 1000;
   phase = 'deletion';
   // Limits are scaled 60x in time but latency is not: twice the workers keep the delete pipeline full.

@@ -72,6 +72,9 @@ param graceDays string = ''
 @description('LOG_MAX_STALENESS_HOURS')
 param logMaxStalenessHours int = 24
 
+@description('LOG_MAX_UNUSABLE_PERCENT (a decimal, as a string: Bicep has no decimal type)')
+param logMaxUnusablePercent string = '0.1'
+
 @description('MAX_DELETE_PERCENT')
 @minValue(0)
 @maxValue(100)
@@ -332,6 +335,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     CACHE_MIN_ACCESS_COUNT: string(cacheMinAccessCount)
     GRACE_DAYS: graceDays
     LOG_MAX_STALENESS_HOURS: string(logMaxStalenessHours)
+    LOG_MAX_UNUSABLE_PERCENT: logMaxUnusablePercent
     MAX_DELETE_PERCENT: string(maxDeletePercent)
     MAX_DELETES: maxDeletes
     REPOSITORY_FILTER: repositoryFilter

@@ -23,7 +23,7 @@ ${[...settingByFlag]
   .map(([flag, name]) => `  --${flag}${BOOLEAN_SETTINGS.has(name) ? '' : ' VALUE'}\n      ${SETTINGS[name].meaning}${SETTINGS[name].default ? ` (default: ${SETTINGS[name].default})` : ''}`)
   .join('\n')}
   --now ISO-TIME
-      Plan as if it were this time (default: now).
+      Plan as if it were this time (default: now); only with --dry-run or --inventory.
   --export-inventory FILE
       Write the listed registry inventory to FILE (the --inventory format).
   --output text|json
@@ -87,6 +87,12 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   let report: PassReport;
   try {
     const config = loadConfig(settings);
+    if (values.now !== undefined && config.inventoryFile === undefined && !config.dryRun) {
+      io.stderr(
+        'acr-cache-cleaner: --now is for planning: on a live registry it would delete on evidence judged at another time (a pull after that time would not count). Add --dry-run, or plan offline with --inventory.\n',
+      );
+      return EXIT.usage;
+    }
     const deps = createPassDependencies(config, {
       clock: () => now,
       log: (message) => io.stderr(`${message}\n`),

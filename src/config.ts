@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { compilePattern, PatternSyntaxError, type TextPattern } from './pattern.js';
 import type { Policy } from './plan/policy.js';
 
 /**
@@ -19,6 +20,7 @@ export const SETTINGS = {
   CACHE_MIN_ACCESS_COUNT: { default: '1', meaning: 'Manifests accessed fewer times than this in the history are deleted.', replaces: '--cache-min-access-count' },
   GRACE_DAYS: { default: 'CACHE_HISTORY_DAYS', meaning: 'Manifests created or updated within this many days are kept.', replaces: undefined },
   LOG_MAX_STALENESS_HOURS: { default: '24', meaning: 'Refuse to delete when the newest log record is older than this.', replaces: undefined },
+  LOG_MAX_UNUSABLE_PERCENT: { default: '0.1', meaning: 'Refuse to delete when more than this percentage of the records in the window could not be used (malformed, truncated, missing fields).', replaces: undefined },
   MAX_DELETE_PERCENT: { default: '90', meaning: 'Refuse to delete when more than this percentage of the manifests in scope would go.', replaces: undefined },
   MAX_DELETES: { default: 'unlimited', meaning: 'Delete at most this many manifests per run (the rest are deferred).', replaces: undefined },
   REPOSITORY_FILTER: { default: 'all', meaning: 'Regular expression: only repositories whose name matches are cleaned.', replaces: undefined },
@@ -68,7 +70,7 @@ export interface Config {
   inventoryFile?: string;
   logs: LogSourceConfig;
   policy: Policy;
-  ignoreUserAgents?: RegExp;
+  ignoreUserAgents?: TextPattern;
   dryRun: boolean;
   deletion: { concurrency: number; readsPerMinute: number; deletesPerMinute: number; timeBudgetSeconds: number };
   credential: { kind: CredentialKind; clientId?: string };
@@ -128,9 +130,10 @@ const regex = z.preprocess(
     .string()
     .transform((source, context) => {
       try {
-        return new RegExp(source);
+        return compilePattern(source);
       } catch (error) {
-        context.addIssue({ code: 'custom', message: `is not a valid regular expression: ${(error as Error).message}` });
+        if (!(error instanceof PatternSyntaxError)) throw error;
+        context.addIssue({ code: 'custom', message: `is not a valid regular expression: ${error.message}` });
         return z.NEVER;
       }
     })
@@ -166,6 +169,7 @@ const schema = z.object({
   CACHE_MIN_ACCESS_COUNT: number({ min: 0, max: 1_000_000_000, integer: true, default: 1 }),
   GRACE_DAYS: optionalNumber({ min: 0, max: 3650 }),
   LOG_MAX_STALENESS_HOURS: number({ min: 0.1, max: 24 * 3650, default: 24 }),
+  LOG_MAX_UNUSABLE_PERCENT: number({ min: 0, max: 100, default: 0.1 }),
   MAX_DELETE_PERCENT: number({ min: 0, max: 100, default: 90 }),
   MAX_DELETES: optionalNumber({ min: 0, max: 100_000_000, integer: true }),
   REPOSITORY_FILTER: regex,
@@ -248,6 +252,7 @@ export function loadConfig(settings: Settings): Config {
       minAccessCount: s.CACHE_MIN_ACCESS_COUNT,
       graceDays: s.GRACE_DAYS ?? s.CACHE_HISTORY_DAYS,
       logMaxStalenessHours: s.LOG_MAX_STALENESS_HOURS,
+      logMaxUnusablePercent: s.LOG_MAX_UNUSABLE_PERCENT,
       maxDeletePercent: s.MAX_DELETE_PERCENT,
       maxDeletes: s.MAX_DELETES,
       repositoryFilter: s.REPOSITORY_FILTER,

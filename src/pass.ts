@@ -1,7 +1,8 @@
 import { AccessCounts, LogStats } from './accessLog/counts.js';
 import { LogSourceError, type AccessLogSource } from './accessLog/sources/source.js';
-import type { Config } from './config.js';
-import type { Inventory } from './inventory.js';
+import { UNUSABLE_REASONS } from './accessLog/record.js';
+import { ConfigError, type Config } from './config.js';
+import { registryNameOf, type Inventory } from './inventory.js';
 import { planCleanup, type Plan } from './plan/plan.js';
 import { historyWindow } from './plan/policy.js';
 import { PACING_HEADROOM } from './registry/pacer.js';
@@ -47,35 +48,48 @@ export async function runPass(config: Config, deps: PassDependencies, options: P
   const window = historyWindow(config.policy, now);
   const settings = settingsInEffect(config, dryRun);
 
+  // Offline, the snapshot names the registry whose records count: it is read first (a bad snapshot throws
+  // InventoryFileError, bad usage), so that the logs are filtered exactly as a live run filters them.
+  let inventory: Inventory | undefined;
+  if (config.inventoryFile !== undefined) {
+    log(`reading ${deps.inventory.description}`);
+    inventory = await deps.inventory.load(options.signal);
+  }
+  const registryName = registryNameForLogs(config, inventory);
+
   let counts: AccessCounts;
   let logs: LogsReport;
+  let stats = new LogStats();
   let logFailure: string | null = null;
   try {
     log(`reading ${deps.logs.description} from ${new Date(window.startMs).toISOString()} to ${now.toISOString()}`);
     const result = await deps.logs.read(
-      { window, ignoreUserAgents: config.ignoreUserAgents, registryName: config.registry?.name },
+      { window, ignoreUserAgents: config.ignoreUserAgents, registryName },
       options.signal,
     );
     counts = result.counts;
-    logs = logsReport(deps.logs.description, result.stats, counts);
+    stats = result.stats;
+    logs = logsReport(deps.logs.description, stats, counts);
   } catch (error) {
     if (!(error instanceof LogSourceError)) throw error;
     logFailure = error.message;
     counts = new AccessCounts();
-    logs = logsReport(deps.logs.description, new LogStats(), counts);
+    logs = logsReport(deps.logs.description, stats, counts);
   }
 
-  log(`listing ${deps.inventory.description}`);
-  let inventory: Inventory;
-  try {
-    inventory = await deps.inventory.load(options.signal);
-  } catch (error) {
-    const report = buildReport({ registry: config.registry?.endpoint ?? '', plan: emptyPlan(config, now), logs, dryRun, settings, execution: null });
-    report.error = `listing the registry failed: ${errorMessage(error)}`;
-    return report;
+  if (inventory === undefined) {
+    log(`listing ${deps.inventory.description}`);
+    try {
+      inventory = await deps.inventory.load(options.signal);
+    } catch (error) {
+      const report = buildReport({ registry: config.registry?.endpoint ?? '', plan: emptyPlan(config, now), logs, dryRun, settings, execution: null });
+      report.error = `listing the registry failed: ${errorMessage(error)}`;
+      return report;
+    }
   }
 
   const plan = planCleanup({ inventory, accesses: counts, policy: config.policy, now });
+  if (plan.aborted?.reason === 'logs-unusable') plan.aborted.message += describeUnusable(stats);
   if (logFailure !== null) {
     plan.aborted = { reason: 'logs-unavailable', message: `the logs could not be read completely: ${logFailure}` };
     plan.deletions = [];
@@ -116,6 +130,32 @@ export function estimateBudget(deletions: number, config: Config, startedMs: num
   };
 }
 
+/**
+ * The registry whose records count: the configured one, or offline the snapshot's. Both given and different is bad
+ * usage: the plan would judge one registry's manifests on another's logs.
+ */
+function registryNameForLogs(config: Config, inventory: Inventory | undefined): string | undefined {
+  const configured = config.registry?.name;
+  const snapshot = inventory === undefined ? undefined : registryNameOf(inventory);
+  if (configured !== undefined && snapshot !== undefined && configured !== snapshot) {
+    throw new ConfigError([
+      {
+        setting: 'CONTAINER_REGISTRY',
+        message: `names the registry ${configured}, but the inventory snapshot ${config.inventoryFile} is of ${inventory!.registry} (${snapshot}): give a snapshot of that registry, or leave the registry out to plan for the snapshot's own`,
+      },
+    ]);
+  }
+  return configured ?? snapshot;
+}
+
+/** The counts by reason and the first bad lines, for the `logs-unusable` refusal. */
+function describeUnusable(stats: LogStats): string {
+  const byReason = UNUSABLE_REASONS.filter((reason) => stats.skipped[reason] > 0).map((reason) => `${reason} ${stats.skipped[reason]}`);
+  const unusable = new Set<string>(UNUSABLE_REASONS);
+  const lines = stats.badLines.filter((bad) => unusable.has(bad.reason)).slice(0, 5).map((bad) => `${bad.source}:${bad.line} (${bad.reason}${bad.detail ? `: ${bad.detail}` : ''})`);
+  return `${byReason.length > 0 ? `; by reason: ${byReason.join(', ')}` : ''}${lines.length > 0 ? `; first bad lines: ${lines.join('; ')}` : ''}`;
+}
+
 function emptyPlan(config: Config, now: Date): Plan {
   return { now, policy: config.policy, decisions: [], deletions: [], aborted: null, inScope: 0, candidates: 0 };
 }
@@ -146,6 +186,7 @@ export function settingsInEffect(config: Config, dryRun: boolean): Record<string
     cacheMinAccessCount: policy.minAccessCount,
     graceDays: policy.graceDays,
     logMaxStalenessHours: policy.logMaxStalenessHours,
+    logMaxUnusablePercent: policy.logMaxUnusablePercent,
     maxDeletePercent: policy.maxDeletePercent,
     maxDeletes: policy.maxDeletes ?? null,
     repositoryFilter: policy.repositoryFilter?.source ?? null,

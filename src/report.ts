@@ -1,5 +1,6 @@
 import type { LogStats } from './accessLog/counts.js';
 import type { SkipReason } from './accessLog/record.js';
+import { formatPercent, unusableShare } from './plan/guards.js';
 import type { Decision, KeepReason, Plan } from './plan/plan.js';
 
 export const TOOL_NAME = 'acr-cache-cleaner';
@@ -14,6 +15,14 @@ export interface DeletionEntry {
   accessCount: number;
   lastAccess: string | null;
   reason: string;
+  /** OCI referrers (signatures, SBOMs) that the registry deletes with this manifest. */
+  referrers: ReferrerEntry[];
+}
+
+export interface ReferrerEntry {
+  digest: string;
+  artifactType: string | null;
+  sizeInBytes: number;
 }
 
 export interface FailedDeletion {
@@ -64,6 +73,10 @@ export interface LogsReport {
   distinctManifestsAccessed: number;
   skipped: Record<SkipReason, number>;
   recordsInWindow: number;
+  /** Records that could not be used as evidence (see the `logs-unusable` guard). */
+  unusableRecords: number;
+  /** Distinct digests named by unusable records: manifests with them are kept (`uncertain`). */
+  uncertainDigests: number;
   newestRecord: string | null;
   badLines: LogStats['badLines'];
   notes: string[];
@@ -85,6 +98,8 @@ export interface PassReport {
     manifests: number;
     inScope: number;
     toDelete: number;
+    /** Referrers that go with their subject among `toDelete`'s manifests (not counted in `toDelete`). */
+    referrersWithSubjects: number;
     byReason: Record<string, number>;
     bytesReclaimed: number;
     largestRepositories: { repository: string; manifests: number; bytes: number }[];
@@ -109,7 +124,13 @@ export function deletionEntry(decision: Decision, plan: Plan): DeletionEntry {
     accessCount: decision.accessCount,
     lastAccess: decision.lastAccessMs === undefined ? null : new Date(decision.lastAccessMs).toISOString(),
     reason: describeDeletion(decision, plan),
+    referrers: decision.referrers.map((referrer) => ({ digest: referrer.digest, artifactType: referrer.artifactType ?? null, sizeInBytes: referrer.sizeInBytes })),
   };
+}
+
+/** What deleting a manifest frees: itself and the referrers the registry deletes with it. */
+export function reclaimedBytes(decision: Decision): number {
+  return decision.referrers.reduce((sum, referrer) => sum + referrer.sizeInBytes, decision.sizeInBytes);
 }
 
 export function buildReport(input: {
@@ -126,8 +147,8 @@ export function buildReport(input: {
   const perRepository = new Map<string, { manifests: number; bytes: number }>();
   for (const decision of plan.deletions) {
     const entry = perRepository.get(decision.repository) ?? { manifests: 0, bytes: 0 };
-    entry.manifests++;
-    entry.bytes += decision.sizeInBytes;
+    entry.manifests += 1 + decision.referrers.length;
+    entry.bytes += reclaimedBytes(decision);
     perRepository.set(decision.repository, entry);
   }
   const largestRepositories = [...perRepository]
@@ -153,7 +174,8 @@ export function buildReport(input: {
       inScope: plan.inScope,
       toDelete: plan.deletions.length,
       byReason,
-      bytesReclaimed: plan.deletions.reduce((sum, decision) => sum + decision.sizeInBytes, 0),
+      referrersWithSubjects: plan.deletions.reduce((sum, decision) => sum + decision.referrers.length, 0),
+      bytesReclaimed: plan.deletions.reduce((sum, decision) => sum + reclaimedBytes(decision), 0),
       largestRepositories,
     },
     execution: input.execution,
@@ -162,7 +184,11 @@ export function buildReport(input: {
   };
 }
 
-export function logsReport(source: string, stats: LogStats, counts: { size: number; recordsInWindow: number; newestRecordMs: number | undefined }): LogsReport {
+export function logsReport(
+  source: string,
+  stats: LogStats,
+  counts: { size: number; recordsInWindow: number; newestRecordMs: number | undefined; unusableRecords: number; uncertainDigests: ReadonlySet<string> },
+): LogsReport {
   return {
     source,
     filesRead: stats.filesRead,
@@ -172,6 +198,8 @@ export function logsReport(source: string, stats: LogStats, counts: { size: numb
     distinctManifestsAccessed: counts.size,
     skipped: stats.skipped,
     recordsInWindow: counts.recordsInWindow,
+    unusableRecords: counts.unusableRecords,
+    uncertainDigests: counts.uncertainDigests.size,
     newestRecord: counts.newestRecordMs === undefined ? null : new Date(counts.newestRecordMs).toISOString(),
     badLines: stats.badLines,
     notes: stats.notes,
@@ -199,6 +227,10 @@ export function formatReportText(report: PassReport): string {
   );
   const skipped = Object.entries(logs.skipped).filter(([, count]) => count > 0);
   if (skipped.length > 0) lines.push(`  skipped: ${skipped.map(([reason, count]) => `${reason} ${count}`).join(', ')}`);
+  if (logs.unusableRecords > 0) {
+    const share = formatPercent(unusableShare({ unusableRecords: logs.unusableRecords, recordsInWindow: logs.recordsInWindow }));
+    lines.push(`  unusable: ${logs.unusableRecords} record(s) (${share} %, allowed ${String(report.settings.logMaxUnusablePercent)} %), ${logs.uncertainDigests} digest(s) kept as uncertain`);
+  }
   for (const bad of logs.badLines.slice(0, 5)) lines.push(`  ${bad.reason} at ${bad.source}:${bad.line}${bad.detail ? ` (${bad.detail})` : ''}`);
   for (const note of logs.notes) lines.push(`  note: ${note}`);
   lines.push(`manifests: ${summary.manifests} (${summary.inScope} in scope)`);
@@ -209,7 +241,8 @@ export function formatReportText(report: PassReport): string {
     lines.push('nothing was deleted');
     return lines.join('\n');
   }
-  lines.push(`${report.dryRun ? 'would delete' : 'to delete'}: ${summary.toDelete} manifest(s), ${formatBytes(summary.bytesReclaimed)}`);
+  const withReferrers = summary.referrersWithSubjects > 0 ? ` (and ${summary.referrersWithSubjects} referrer(s) with their subjects)` : '';
+  lines.push(`${report.dryRun ? 'would delete' : 'to delete'}: ${summary.toDelete} manifest(s)${withReferrers}, ${formatBytes(summary.bytesReclaimed)}`);
   if (summary.largestRepositories.length > 0) {
     lines.push('largest repositories to clean:');
     for (const entry of summary.largestRepositories.slice(0, 5)) {

@@ -34,6 +34,21 @@ describe('loadConfig', () => {
     ).toEqual(['CACHE_HISTORY_DAYS', 'CACHE_MIN_ACCESS_COUNT', 'CLEANUP_SCHEDULE', 'DRY_RUN', 'PROTECT_TAGS']);
   });
 
+  it('takes LOG_MAX_UNUSABLE_PERCENT as a percentage, 0.1 by default', () => {
+    expect(loadConfig(minimal).policy.logMaxUnusablePercent).toBe(0.1);
+    expect(loadConfig({ ...minimal, LOG_MAX_UNUSABLE_PERCENT: '0' }).policy.logMaxUnusablePercent).toBe(0);
+    expect(() => loadConfig({ ...minimal, LOG_MAX_UNUSABLE_PERCENT: '101' })).toThrow(/LOG_MAX_UNUSABLE_PERCENT: must be between 0 and 100/);
+  });
+
+  it('compiles the pattern settings as RE2, naming what RE2 refuses and why', () => {
+    const config = loadConfig({ ...minimal, PROTECT_TAGS: '(?i)^V\\d', REPOSITORY_FILTER: '^ci/', IGNORE_USER_AGENTS: '^Trivy/' });
+    expect(config.policy.protectTags!.test('v1.2')).toBe(true);
+    expect(config.policy.repositoryFilter!.source).toBe('^ci/');
+    expect(config.ignoreUserAgents!.test('Trivy/0.56')).toBe(true);
+    expect(() => loadConfig({ ...minimal, REPOSITORY_FILTER: '^(?!tmp/)' })).toThrow(/REPOSITORY_FILTER: is not a valid regular expression: .*no lookaround and no backreferences/);
+    expect(() => loadConfig({ ...minimal, PROTECT_TAGS: '(a)\\1' })).toThrow(/PROTECT_TAGS: is not a valid regular expression: invalid escape sequence/);
+  });
+
   it('rejects an overflowing history (the "--ago 999999d" trap)', () => {
     expect(() => loadConfig({ ...minimal, CACHE_HISTORY_DAYS: '999999' })).toThrow(/CACHE_HISTORY_DAYS: must be between 1 and 3650/);
   });

@@ -1,3 +1,4 @@
+import type { TextPattern } from '../pattern.js';
 import { extractFields, MalformedRecordError, type RecordFields } from './fields.js';
 
 export const REPOSITORY_EVENTS_CATEGORY = 'ContainerRegistryRepositoryEvents';
@@ -46,7 +47,7 @@ export interface TimeWindow {
 
 export interface RecordFilter {
   window: TimeWindow;
-  ignoreUserAgents?: RegExp;
+  ignoreUserAgents?: TextPattern;
   /** Lower-case registry name (`myregistry`); records of other registries are skipped. */
   registryName?: string;
 }

@@ -7,6 +7,7 @@ import type { Inventory, ManifestInfo, RepositoryInfo } from '../inventory.js';
 import type { InventorySource } from '../pass.js';
 import { USER_AGENT_PREFIX } from '../report.js';
 import { RatePacer } from './pacer.js';
+import { DEFAULT_REFERRER_DISCOVERY, discoverReferrers, type ReferrerDiscovery } from './referrers.js';
 import { backoffMs, DEFAULT_RETRY, isTransient, retryAfterMs, sleep, statusOf, withRetries, type RetryPolicy } from './retry.js';
 
 export const INDEX_MEDIA_TYPES = new Set([
@@ -61,6 +62,8 @@ export interface ListingOptions {
   pageSize?: number;
   retry?: RetryPolicy;
   log?: (message: string) => void;
+  /** How OCI referrers are found (see referrers.ts); the default is the cheaper on a CI cache. */
+  referrerDiscovery?: ReferrerDiscovery;
 }
 
 export interface ListingStats {
@@ -69,12 +72,15 @@ export interface ListingStats {
   indexes: number;
   pages: number;
   propertyLookups: number;
+  /** Manifest documents or referrers lists read to find OCI referrers. */
+  referrerLookups: number;
+  referrers: number;
 }
 
 /** Lists every repository and manifest of a live registry into the inventory model. */
 export class AcrInventorySource implements InventorySource {
   readonly description: string;
-  readonly stats: ListingStats = { repositories: 0, manifests: 0, indexes: 0, pages: 0, propertyLookups: 0 };
+  readonly stats: ListingStats = { repositories: 0, manifests: 0, indexes: 0, pages: 0, propertyLookups: 0, referrerLookups: 0, referrers: 0 };
 
   constructor(
     private readonly connection: RegistryConnection,
@@ -127,12 +133,16 @@ export class AcrInventorySource implements InventorySource {
     const repository = client.getRepository(name);
     const manifests: ManifestInfo[] = [];
     const mediaTypes = new Map<string, string>();
+    const configMediaTypes = new Map<string, string>();
     let loginServer = '';
     const onResponse = (raw: FullOperationResponse) => {
       if (raw.status !== 200 || raw.bodyAsText == null) return;
-      const body = JSON.parse(raw.bodyAsText) as { registry?: string; manifests?: { digest: string; mediaType?: string }[] };
+      const body = JSON.parse(raw.bodyAsText) as { registry?: string; manifests?: { digest: string; mediaType?: string; configMediaType?: string }[] };
       loginServer = body.registry ?? loginServer;
-      for (const item of body.manifests ?? []) if (item.mediaType !== undefined) mediaTypes.set(item.digest, item.mediaType);
+      for (const item of body.manifests ?? []) {
+        if (item.mediaType !== undefined) mediaTypes.set(item.digest, item.mediaType);
+        if (item.configMediaType !== undefined) configMediaTypes.set(item.digest, item.configMediaType);
+      }
     };
     try {
       await forEachPage(
@@ -174,6 +184,21 @@ export class AcrInventorySource implements InventorySource {
         if (statusOf(error) !== 404) throw error;
       }
     }
+    await discoverReferrers(
+      manifests,
+      {
+        client,
+        endpoint: this.connection.endpoint,
+        repository: name,
+        configMediaTypes,
+        retry,
+        pacer,
+        signal,
+        onLookup: () => this.stats.referrerLookups++,
+      },
+      this.options.referrerDiscovery ?? DEFAULT_REFERRER_DISCOVERY,
+    );
+    this.stats.referrers += manifests.filter((manifest) => manifest.subject !== undefined).length;
     manifests.sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
     this.stats.manifests += manifests.length;
     return { repository: { name, manifests }, loginServer };

@@ -3,7 +3,7 @@ import type { FullOperationResponse } from '@azure/core-client';
 import type { DeletionExecutor } from '../pass.js';
 import { recheckBeforeDeletion, type Decision, type Plan } from '../plan/plan.js';
 import type { Policy } from '../plan/policy.js';
-import { deletionEntry, formatBytes, type DeletionEntry, type ExecutionReport, type FailedDeletion, type SkippedDeletion } from '../report.js';
+import { deletionEntry, formatBytes, reclaimedBytes, type DeletionEntry, type ExecutionReport, type FailedDeletion, type SkippedDeletion } from '../report.js';
 import { createRegistryClient, type RegistryConnection } from './acr.js';
 import { RatePacer } from './pacer.js';
 import { backoffMs, DEFAULT_RETRY, isTransient, retryAfterMs, sleep, statusOf, withRetries, type RetryPolicy } from './retry.js';
@@ -235,7 +235,7 @@ export class AcrDeleter implements DeletionExecutor {
         outcomes.set(keyOf(next.repository, next.digest), outcome);
         if (outcome === 'deleted') {
           deleted.push(deletionEntry(next, plan));
-          bytes += next.sizeInBytes;
+          bytes += reclaimedBytes(next);
         } else if (outcome === 'already-gone') alreadyGone++;
         finishedOne();
       }

@@ -17,14 +17,16 @@ afterEach(async () => {
 
 const registry = inventoryOf({ app: [manifest('used'), manifest('unused'), manifest('locked', { canDelete: false })] });
 const records = [{ time: new Date(NOW.getTime() - DAY), operationName: 'Pull', repository: 'app', digest: digestOf('used'), registry: 'cicache' }];
+/** The same logs, twelve hours old by the clock: a run that deletes plans at the real time (--now is for planning only). */
+const recentRecords = () => [{ ...records[0]!, time: new Date(Date.now() - DAY / 2) }];
 
 describe('acr-cache-cleaner CLI against a live (emulated) registry', () => {
   it('deletes the plan, exports the inventory it listed, and exits 0', async () => {
     emulator = await startEmulator({ state: RegistryState.fromInventory(registry) });
-    const { directory, logDir } = await writeScenario(registry, records);
+    const { directory, logDir } = await writeScenario(registry, recentRecords());
     const exported = join(directory, 'exported.json');
     const { code, report, stderr } = await runCli([
-      '--container-registry', emulator.endpoint, '--credential', 'emulator', '--log-dir', logDir, '--now', NOW.toISOString(),
+      '--container-registry', emulator.endpoint, '--credential', 'emulator', '--log-dir', logDir,
       '--max-delete-percent', '100', '--export-inventory', exported, '--output', 'json',
     ]);
     expect(stderr).toContain('deleted 1');
@@ -48,10 +50,21 @@ describe('acr-cache-cleaner CLI against a live (emulated) registry', () => {
 
   it('exits 1 when a deletion failed for good (an identity without AcrDelete)', async () => {
     emulator = await startEmulator({ state: RegistryState.fromInventory(registry), deniedScopes: /:delete$/ });
-    const { logDir } = await writeScenario(registry, records);
-    const { code, report } = await runCli(['--container-registry', emulator.endpoint, '--credential', 'emulator', '--log-dir', logDir, '--now', NOW.toISOString(), '--max-delete-percent', '100', '--output', 'json']);
+    const { logDir } = await writeScenario(registry, recentRecords());
+    const { code, report } = await runCli(['--container-registry', emulator.endpoint, '--credential', 'emulator', '--log-dir', logDir, '--max-delete-percent', '100', '--output', 'json']);
     expect(code).toBe(1);
     expect(report!.execution!.failed).toEqual([{ repository: 'app', digest: digestOf('unused'), error: expect.stringContaining('HTTP 401') }]);
+    expect(emulator.state.repositories.get('app')!.manifests.size).toBe(3);
+  });
+
+  it('refuses --now when it would delete on a live registry, as bad usage, before touching it', async () => {
+    emulator = await startEmulator({ state: RegistryState.fromInventory(registry) });
+    const { logDir } = await writeScenario(registry, records);
+    const { code, stderr } = await runCli(['--container-registry', emulator.endpoint, '--credential', 'emulator', '--log-dir', logDir, '--now', NOW.toISOString(), '--max-delete-percent', '100']);
+    expect(code).toBe(2);
+    expect(stderr).toContain('--now is for planning');
+    expect(stderr).toContain('--dry-run');
+    expect(emulator.requests).toEqual([]);
     expect(emulator.state.repositories.get('app')!.manifests.size).toBe(3);
   });
 

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { createTestCa, issueServerCertificate, type CertificateAuthority } from './tls.js';
-import { INDEX_MEDIA_TYPES, RegistryState, type EmulatedManifest, type EmulatedRepository } from './registryState.js';
+import { INDEX_MEDIA_TYPES, OCI_MANIFEST_MEDIA_TYPE, RegistryState, type EmulatedManifest, type EmulatedRepository } from './registryState.js';
 
 export type OperationClass = 'read' | 'write' | 'delete' | 'oauth';
 
@@ -221,7 +221,13 @@ export class AcrEmulator {
       this.authorize(authorization, 'registry:catalog:*', classify(method, path));
       return this.catalog(query, response, entry);
     }
-    let match = /^\/v2\/(.+)\/manifests\/([^/]+)$/.exec(path);
+    let match = /^\/v2\/(.+)\/referrers\/([^/]+)$/.exec(path);
+    if (match && method === 'GET') {
+      const repository = decodeURIComponent(match[1]!);
+      this.authorize(authorization, `repository:${repository}:pull`, classify(method, path));
+      return this.listReferrers(repository, decodeURIComponent(match[2]!), query, response, entry);
+    }
+    match = /^\/v2\/(.+)\/manifests\/([^/]+)$/.exec(path);
     if (match) {
       const repository = decodeURIComponent(match[1]!);
       const reference = decodeURIComponent(match[2]!);
@@ -447,22 +453,76 @@ export class AcrEmulator {
         ? new HttpError(404, 'MANIFEST_UNKNOWN', `manifest ${reference} is not found`, { Digest: reference })
         : new HttpError(404, 'MANIFEST_UNKNOWN', `manifest tagged by "${reference}" is not found`, { Tag: reference });
     }
+    const text = this.manifestDocument(repository, manifest);
+    entry.status = 200;
+    response.writeHead(200, { ...dataPlaneHeaders(), 'Content-Type': manifest.mediaType, 'Docker-Content-Digest': manifest.digest, 'Content-Length': String(Buffer.byteLength(text)) });
+    response.end(method === 'HEAD' ? undefined : text);
+  }
+
+  /**
+   * A synthetic manifest document: an index lists its children, an image manifest its config; an OCI 1.1
+   * referrer also carries `artifactType` and `subject` (a descriptor of the manifest it refers to). Its hash is
+   * not its digest (digests come from the seed), so clients that verify digests cannot read it.
+   */
+  private manifestDocument(repository: EmulatedRepository, manifest: EmulatedManifest): string {
+    const subject = manifest.subject === undefined ? undefined : repository.manifests.get(manifest.subject);
+    const subjectField =
+      manifest.subject === undefined
+        ? {}
+        : { subject: { mediaType: subject?.mediaType ?? OCI_MANIFEST_MEDIA_TYPE, digest: manifest.subject, size: subject === undefined ? 0 : Buffer.byteLength(this.manifestDocument(repository, { ...subject, subject: undefined })) } };
+    const artifactType = manifest.artifactType === undefined ? {} : { artifactType: manifest.artifactType };
     const document = INDEX_MEDIA_TYPES.has(manifest.mediaType)
       ? {
           schemaVersion: 2,
           mediaType: manifest.mediaType,
+          ...artifactType,
           manifests: (manifest.references ?? []).map((child) => ({
-            mediaType: repository.manifests.get(child.digest)?.mediaType ?? 'application/vnd.oci.image.manifest.v1+json',
+            mediaType: repository.manifests.get(child.digest)?.mediaType ?? OCI_MANIFEST_MEDIA_TYPE,
             digest: child.digest,
             size: 1024,
             platform: { architecture: child.architecture ?? 'amd64', os: child.os ?? 'linux' },
           })),
+          ...subjectField,
         }
-      : { schemaVersion: 2, mediaType: manifest.mediaType, config: { mediaType: manifest.configMediaType ?? 'application/vnd.oci.image.config.v1+json', digest: manifest.digest, size: 1024 }, layers: [] };
-    const text = JSON.stringify(document);
+      : {
+          schemaVersion: 2,
+          mediaType: manifest.mediaType,
+          ...artifactType,
+          config: { mediaType: manifest.configMediaType ?? 'application/vnd.oci.image.config.v1+json', digest: manifest.digest, size: manifest.configMediaType === 'application/vnd.oci.empty.v1+json' ? 2 : 1024 },
+          layers: [],
+          ...subjectField,
+        };
+    return JSON.stringify(document);
+  }
+
+  /**
+   * `GET /v2/{repo}/referrers/{digest}` (OCI distribution spec 1.1): an OCI image index of descriptors of the
+   * manifests whose `subject` is the digest (`200` with an empty list when there are none or the digest is
+   * unknown, `400` for a malformed digest); `?artifactType=` filters and is acknowledged by `OCI-Filters-Applied`.
+   * A descriptor's `artifactType` is the manifest's, else its config's media type.
+   */
+  private listReferrers(repositoryName: string, digest: string, query: URLSearchParams, response: ServerResponse, entry: RequestLogEntry): void {
+    const repository = this.existingRepository(repositoryName);
+    if (!DIGEST_REFERENCE.test(digest)) throw new HttpError(400, 'DIGEST_INVALID', 'provided digest did not match uploaded content', { Digest: digest });
+    const filter = query.get('artifactType');
+    const descriptors = this.state
+      .referrersOf(repository, digest)
+      .map((manifest) => ({
+        mediaType: manifest.mediaType,
+        digest: manifest.digest,
+        size: Buffer.byteLength(this.manifestDocument(repository, manifest)),
+        artifactType: manifest.artifactType ?? manifest.configMediaType ?? 'application/vnd.oci.image.config.v1+json',
+      }))
+      .filter((descriptor) => filter === null || descriptor.artifactType === filter);
+    const text = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: descriptors });
     entry.status = 200;
-    response.writeHead(200, { ...dataPlaneHeaders(), 'Content-Type': manifest.mediaType, 'Docker-Content-Digest': manifest.digest, 'Content-Length': String(Buffer.byteLength(text)) });
-    response.end(method === 'HEAD' ? undefined : text);
+    response.writeHead(200, {
+      ...dataPlaneHeaders(),
+      'Content-Type': 'application/vnd.oci.image.index.v1+json',
+      'Content-Length': String(Buffer.byteLength(text)),
+      ...(filter === null ? {} : { 'OCI-Filters-Applied': 'artifactType' }),
+    });
+    response.end(text);
   }
 
   private deleteManifest(repositoryName: string, reference: string, request: IncomingMessage, response: ServerResponse, entry: RequestLogEntry): void {
