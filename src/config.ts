@@ -29,6 +29,7 @@ export const SETTINGS = {
   READS_PER_MINUTE: { default: '5000', meaning: 'Read request rate ceiling for listing (ACR Standard allows 5,000 per minute per identity; Premium 10,000).', replaces: undefined },
   DELETES_PER_MINUTE: { default: '500', meaning: "Delete rate ceiling (ACR Standard allows 500 per minute per identity).", replaces: undefined },
   TIME_BUDGET_SECONDS: { default: '1500', meaning: 'Stop starting deletions after this long; the next run continues. Keep below the function timeout.', replaces: undefined },
+  REQUEST_TIMEOUT_SECONDS: { default: '30', meaning: 'A registry or storage request with no answer after this long fails (and may be retried); a run ends at most this long after its time budget.', replaces: undefined },
   CREDENTIAL: { default: 'default', meaning: '`default` (DefaultAzureCredential), `managed-identity`, `azure-cli`, or `emulator` (loopback only).', replaces: undefined },
   AZURE_CLIENT_ID: { default: undefined, meaning: 'Client id of the user-assigned managed identity.', replaces: undefined },
   ACR_AUDIENCE: { default: 'https://containerregistry.azure.net', meaning: 'Token audience of the registry (sovereign clouds).', replaces: undefined },
@@ -70,7 +71,7 @@ export interface Config {
   policy: Policy;
   ignoreUserAgents?: RegExp;
   dryRun: boolean;
-  deletion: { concurrency: number; readsPerMinute: number; deletesPerMinute: number; timeBudgetSeconds: number };
+  deletion: { concurrency: number; readsPerMinute: number; deletesPerMinute: number; timeBudgetSeconds: number; requestTimeoutSeconds: number };
   credential: { kind: CredentialKind; clientId?: string };
   audience: string;
   schedule: string;
@@ -176,6 +177,7 @@ const schema = z.object({
   READS_PER_MINUTE: number({ min: 1, max: 10_000_000, default: 5000 }),
   DELETES_PER_MINUTE: number({ min: 1, max: 1_000_000, default: 500 }),
   TIME_BUDGET_SECONDS: number({ min: 1, max: 7 * 24 * 3600, default: 1500 }),
+  REQUEST_TIMEOUT_SECONDS: number({ min: 0.1, max: 600, default: 30 }),
   CREDENTIAL: z.preprocess(
     blankToUndefined,
     z.enum(['default', 'managed-identity', 'azure-cli', 'emulator'], { error: 'must be default, managed-identity, azure-cli or emulator' }).default('default'),
@@ -255,7 +257,13 @@ export function loadConfig(settings: Settings): Config {
     },
     ignoreUserAgents: s.IGNORE_USER_AGENTS,
     dryRun: s.DRY_RUN || s.INVENTORY_FILE !== undefined,
-    deletion: { concurrency: s.CONCURRENCY, readsPerMinute: s.READS_PER_MINUTE, deletesPerMinute: s.DELETES_PER_MINUTE, timeBudgetSeconds: s.TIME_BUDGET_SECONDS },
+    deletion: {
+      concurrency: s.CONCURRENCY,
+      readsPerMinute: s.READS_PER_MINUTE,
+      deletesPerMinute: s.DELETES_PER_MINUTE,
+      timeBudgetSeconds: s.TIME_BUDGET_SECONDS,
+      requestTimeoutSeconds: s.REQUEST_TIMEOUT_SECONDS,
+    },
     credential: { kind: s.CREDENTIAL, clientId: s.AZURE_CLIENT_ID },
     audience: s.ACR_AUDIENCE,
     schedule: s.CLEANUP_SCHEDULE,

@@ -1,5 +1,6 @@
 import type { LogStats } from './accessLog/counts.js';
 import type { SkipReason } from './accessLog/record.js';
+import type { StopCause } from './deletion/stop.js';
 import type { Decision, KeepReason, Plan } from './plan/plan.js';
 
 export const TOOL_NAME = 'acr-cache-cleaner';
@@ -14,12 +15,22 @@ export interface DeletionEntry {
   accessCount: number;
   lastAccess: string | null;
   reason: string;
+  /** How this run knows it deleted the manifest, when that is not a plain 202 (e.g. a lost answer, then a 404). */
+  note?: string;
 }
 
 export interface FailedDeletion {
   repository: string;
   digest: string;
   error: string;
+  /** The DELETE may have been carried out (its answer timed out or was lost): the next listing tells. */
+  uncertain?: boolean;
+}
+
+/** A planned manifest that was gone before this run sent anything for it. */
+export interface GoneEntry {
+  repository: string;
+  digest: string;
 }
 
 export interface SkippedDeletion {
@@ -28,14 +39,21 @@ export interface SkippedDeletion {
   why: string;
 }
 
-/** What executing the deletions did; absent for a dry run or a refused pass. */
+/**
+ * What executing the deletions did; absent for a dry run or a refused pass. Every planned deletion is in exactly
+ * one of `deleted`, `alreadyGone`, `failed`, `skipped`, or counted in `leftForNextRun`.
+ */
 export interface ExecutionReport {
   deleted: DeletionEntry[];
-  alreadyGone: number;
+  alreadyGone: GoneEntry[];
   failed: FailedDeletion[];
   skipped: SkippedDeletion[];
   leftForNextRun: number;
-  stoppedBy: 'time-budget' | 'cancelled' | null;
+  /** Why the run stopped starting deletions before its plan was done, and what happened. */
+  stoppedBy: StopCause | null;
+  stopMessage: string | null;
+  /** Where the deletion journal is (a file or a blob), if one was kept. */
+  journal: string | null;
   estimatedMoreRuns: number;
   seconds: number;
   bytesReclaimed: number;
@@ -222,9 +240,11 @@ export function formatReportText(report: PassReport): string {
   }
   if (execution) {
     lines.push(
-      `deleted ${execution.deleted.length} (${formatBytes(execution.bytesReclaimed)}), already gone ${execution.alreadyGone}, failed ${execution.failed.length}, skipped ${execution.skipped.length}, left for the next run ${execution.leftForNextRun} in ${execution.seconds.toFixed(1)} s (${execution.deletesPerMinute.toFixed(0)}/min)`,
+      `deleted ${execution.deleted.length} (${formatBytes(execution.bytesReclaimed)}), already gone ${execution.alreadyGone.length}, failed ${execution.failed.length}, skipped ${execution.skipped.length}, left for the next run ${execution.leftForNextRun} in ${execution.seconds.toFixed(1)} s (${execution.deletesPerMinute.toFixed(0)}/min)`,
     );
-    if (execution.stoppedBy) lines.push(`stopped by the ${execution.stoppedBy}; estimated ${execution.estimatedMoreRuns} more run(s) to finish`);
+    if (execution.stoppedBy) lines.push(`stopped (${execution.stoppedBy}): ${execution.stopMessage}; estimated ${execution.estimatedMoreRuns} more run(s) to finish`);
+    if (execution.journal) lines.push(`journal: ${execution.journal}`);
+    for (const entry of execution.deleted.filter((deleted) => deleted.note !== undefined).slice(0, 10)) lines.push(`  deleted ${entry.repository}@${entry.digest}: ${entry.note}`);
     for (const failure of execution.failed.slice(0, 10)) lines.push(`  failed ${failure.repository}@${failure.digest}: ${failure.error}`);
     for (const skip of execution.skipped.slice(0, 10)) lines.push(`  skipped ${skip.repository}@${skip.digest}: ${skip.why}`);
   }

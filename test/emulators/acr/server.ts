@@ -188,7 +188,7 @@ export class AcrEmulator {
     const body = await readBody(request);
     if (this.latencyMs > 0) await sleep(this.latencyMs);
 
-    const fault = this.takeFault(method, path);
+    const fault = this.takeFault(method, path, request.headers.authorization !== undefined);
     let answer = response;
     if (fault !== undefined) {
       entry.fault = fault.kind;
@@ -584,8 +584,10 @@ export class AcrEmulator {
     return Math.max(1, Math.ceil((window.startMs + limit.windowMs - now) / 1000));
   }
 
-  private takeFault(method: string, path: string): FaultRule | undefined {
-    const matches = (fault: FaultRule) => (fault.method === undefined || fault.method === method) && (fault.path === undefined || fault.path.test(path));
+  /** The next fault for this request; a `lose-response` only hits requests with a token (something to carry out, not a challenge). */
+  private takeFault(method: string, path: string, withToken: boolean): FaultRule | undefined {
+    const matches = (fault: FaultRule) =>
+      (fault.method === undefined || fault.method === method) && (fault.path === undefined || fault.path.test(path)) && (fault.kind !== 'lose-response' || withToken);
     for (const fault of this.faults) {
       if (fault.remaining <= 0 || !matches(fault)) continue;
       if (fault.passed < (fault.after ?? 0)) {
