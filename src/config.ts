@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Policy } from './plan/policy.js';
+import { describeValue } from './secrets.js';
 
 /**
  * Every setting the cleaner reads. App settings use these names; the CLI's flags are the same names in
@@ -97,9 +98,10 @@ export class ConfigError extends Error {
 
 function formatProblems(problems: ConfigProblem[], nameOf: (setting: SettingName) => string): string {
   const lines = problems.map(({ setting, message }) => {
-    if (setting === 'LOG_SOURCE') return `  ${message.replace(/\{(\w+)\}/g, (_, name: SettingName) => nameOf(name))}`;
-    if (setting === 'REGISTRY_SOURCE') return `  ${message.replace(/\{(\w+)\}/g, (_, name: SettingName) => nameOf(name))}`;
-    return `  ${HOST_STORAGE_SETTINGS.includes(setting as HostStorageSettingName) ? setting : nameOf(setting as SettingName)}: ${message}`;
+    // `{SETTING}` in a message names another setting, the way the reader knows it.
+    const named = message.replace(/\{([A-Z][A-Z_]+)\}/g, (text, name: string) => (name in SETTINGS ? nameOf(name as SettingName) : text));
+    if (setting === 'LOG_SOURCE' || setting === 'REGISTRY_SOURCE') return `  ${named}`;
+    return `  ${HOST_STORAGE_SETTINGS.includes(setting as HostStorageSettingName) ? setting : nameOf(setting as SettingName)}: ${named}`;
   });
   return `invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${lines.join('\n')}`;
 }
@@ -214,7 +216,7 @@ export function loadConfig(settings: Settings): Config {
   if (s.CONTAINER_REGISTRY !== undefined) {
     registry = parseRegistry(s.CONTAINER_REGISTRY);
     if (registry === undefined) {
-      problems.push({ setting: 'CONTAINER_REGISTRY', message: `${JSON.stringify(s.CONTAINER_REGISTRY)} is neither a registry name, a login server, nor an https:// endpoint` });
+      problems.push({ setting: 'CONTAINER_REGISTRY', message: `${describeValue('CONTAINER_REGISTRY', s.CONTAINER_REGISTRY)} is neither a registry name, a login server, nor an https:// endpoint` });
     }
   }
   let account: StorageAccountRef | undefined;
@@ -224,8 +226,18 @@ export function loadConfig(settings: Settings): Config {
       problems.push({ setting: 'LOG_STORAGE_ACCOUNT', message: 'must be an account name, a blob endpoint URL (https://NAME.blob.core.windows.net) or a storage connection string' });
     }
   }
-  if (s.CREDENTIAL === 'emulator' && registry !== undefined && !isLoopbackEndpoint(registry.endpoint)) {
-    problems.push({ setting: 'CREDENTIAL', message: `the emulator credential sends a static token and is refused for ${registry.endpoint}, which is not a loopback address` });
+  if (s.CREDENTIAL === 'emulator') {
+    // The static token goes wherever the credential is used: the registry, a storage account by URL, a workspace.
+    const endpoints: [string, string | undefined][] = [
+      ['CONTAINER_REGISTRY', registry?.endpoint],
+      ['LOG_STORAGE_ACCOUNT', account?.kind === 'url' ? account.url : undefined],
+      ['LOG_ANALYTICS_ENDPOINT', s.LOG_ANALYTICS_WORKSPACE_ID !== undefined ? s.LOG_ANALYTICS_ENDPOINT : undefined],
+    ];
+    for (const [name, endpoint] of endpoints) {
+      if (endpoint !== undefined && !isLoopbackEndpoint(endpoint)) {
+        problems.push({ setting: 'CREDENTIAL', message: `the emulator credential sends a static token and is refused for ${endpoint} ({${name}}), which is not a loopback address` });
+      }
+    }
   }
   if (problems.length > 0) throw new ConfigError(problems);
 

@@ -60,6 +60,19 @@ export interface ExecutionReport {
   deletesPerMinute: number;
 }
 
+/** An interrupted run's journal, checked against the registry by a later run. */
+export interface ReconciliationReport {
+  /** The journal that had intents without outcomes. */
+  journal: string;
+  checkedAt: string;
+  /** Each intent without an outcome, with what the registry says now. */
+  intents: { repository: string; digest: string; state: 'deleted' | 'still-present' | 'unknown'; error?: string }[];
+  /** The intents found deleted, with everything their journal entry recorded. */
+  deleted: DeletionEntry[];
+  stillPresent: number;
+  unknown: number;
+}
+
 /** The run's time budget, as estimated before deleting. */
 export interface BudgetReport {
   timeBudgetSeconds: number;
@@ -110,6 +123,8 @@ export interface PassReport {
   execution: ExecutionReport | null;
   budget: BudgetReport | null;
   error: string | null;
+  /** What an interrupted earlier run left unanswered in the journal, checked against the registry by this run. */
+  reconciliation?: ReconciliationReport;
 }
 
 export function describeDeletion(decision: Decision, plan: Plan): string {
@@ -237,6 +252,10 @@ export function formatReportText(report: PassReport): string {
   if (report.budget && report.budget.estimatedRuns > 1) {
     const budget = report.budget;
     lines.push(`time budget: ${budget.timeBudgetSeconds} s, ${budget.secondsBeforeDeletion.toFixed(0)} s spent before deleting; the plan needs about ${budget.estimatedDeletionSeconds.toFixed(0)} s, so this run can delete about ${budget.expectedDeletionsThisRun} and about ${budget.estimatedRuns} runs are needed`);
+  }
+  if (report.reconciliation) {
+    const { reconciliation } = report;
+    lines.push(`an earlier run left ${reconciliation.intents.length} deletion(s) unanswered in ${reconciliation.journal}: ${reconciliation.deleted.length} deleted, ${reconciliation.stillPresent} still present, ${reconciliation.unknown} unknown`);
   }
   if (execution) {
     lines.push(

@@ -112,14 +112,17 @@ export class DeletionJournal {
   }
 }
 
-/** A journal file for the CLI: appended to, never truncated, and fsync'd before an append counts as done. */
+/**
+ * A journal file for the CLI: appended to, never truncated, and fsync'd before an append counts as done. A file
+ * whose last line was torn by a crash gets a line break first, so the torn line does not swallow the next record.
+ */
 export class FileJournalSink implements JournalSink {
   private handle: Promise<FileHandle> | undefined;
 
   constructor(readonly location: string) {}
 
   async append(text: string): Promise<void> {
-    this.handle ??= open(this.location, 'a');
+    this.handle ??= openForAppend(this.location);
     const handle = await this.handle;
     await handle.write(text);
     await handle.datasync();
@@ -128,6 +131,17 @@ export class FileJournalSink implements JournalSink {
   async close(): Promise<void> {
     if (this.handle !== undefined) await (await this.handle).close();
   }
+}
+
+async function openForAppend(path: string): Promise<FileHandle> {
+  const handle = await open(path, 'a+');
+  const { size } = await handle.stat();
+  if (size > 0) {
+    const last = Buffer.alloc(1);
+    await handle.read(last, 0, 1, size - 1);
+    if (last[0] !== 0x0a) await handle.write('\n');
+  }
+  return handle;
 }
 
 /** The records of a journal's text; a torn last line (a crash mid-append) and other unreadable lines are counted, not fatal. */

@@ -2,12 +2,12 @@ import { forEachConcurrently } from '../concurrency.js';
 import type { RunBudget } from '../registry/budget.js';
 import { RatePacer } from '../registry/pacer.js';
 import { DEFAULT_RETRY, type RetryPolicy } from '../registry/retry.js';
-import type { DeletionEntry } from '../report.js';
+import type { DeletionEntry, ReconciliationReport } from '../report.js';
 import type { IntentRecord, JournalOutcome } from './journal.js';
 import { readWithRetries, type RegistryPort } from './statusPolicy.js';
 
 /** What the registry says now about a DELETE that an unfinished run meant to send. */
-export type IntentState = 'deleted' | 'still-present' | 'unknown';
+export type IntentState = ReconciliationReport['intents'][number]['state'];
 
 export interface ReconciledIntent {
   entry: DeletionEntry;
@@ -47,18 +47,6 @@ export async function reconcileIntents(intents: readonly IntentRecord[], newPort
 
 export function journalOutcomeOf(state: IntentState): JournalOutcome {
   return state === 'deleted' ? 'reconciled-deleted' : state === 'still-present' ? 'reconciled-present' : 'reconciled-unknown';
-}
-
-/** The reconciliation as reports carry it. */
-export interface ReconciliationReport {
-  /** The unfinished run's journal. */
-  journal: string;
-  checkedAt: string;
-  /** Intents without an outcome, each with what the registry says now. */
-  intents: { repository: string; digest: string; state: IntentState; error?: string }[];
-  deleted: DeletionEntry[];
-  stillPresent: number;
-  unknown: number;
 }
 
 export function reconciliationReport(journal: string, reconciled: readonly ReconciledIntent[], checkedAt: Date): ReconciliationReport {
