@@ -93,6 +93,8 @@ export async function executeDeletions(plan: Plan, newPort: () => RegistryPort, 
       const why = error instanceof StopRequest ? error : new StopRequest('journal-failed', `the deletion journal could not be written, so no DELETE may be sent: ${describeError(error)}`);
       return { kind: 'left', stop: why, journaled: false };
     }
+    // Committing may have waited (a lease take-over's quiet period): nothing starts after the deadline.
+    if (budget.expired()) return { kind: 'left', stop: new StopRequest('time-budget', 'the time budget ended'), journaled: true };
     return fromResult(await deleteWithRetries(port, decision.repository, decision.digest, attempt));
   };
 

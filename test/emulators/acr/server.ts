@@ -55,6 +55,8 @@ export interface RequestLogEntry {
   status: number;
   operationClass: OperationClass;
   timeMs: number;
+  /** When the answer was sent (absent while none was). */
+  answeredMs?: number;
   fault?: FaultKind;
 }
 
@@ -609,6 +611,7 @@ export class AcrEmulator {
   private sendJson(response: ServerResponse, entry: RequestLogEntry, status: number, body: unknown, headers: Record<string, string | string[]> = dataPlaneHeaders(), chunked = false): void {
     const text = `${JSON.stringify(body)}\n`;
     entry.status = status;
+    entry.answeredMs = Date.now();
     response.writeHead(status, { ...headers, 'Content-Type': 'application/json; charset=utf-8', ...(chunked ? {} : { 'Content-Length': String(Buffer.byteLength(text)) }) });
     if (chunked) {
       response.write(text);
@@ -620,6 +623,7 @@ export class AcrEmulator {
 
   private sendEmpty(response: ServerResponse, entry: RequestLogEntry, status: number, headers: Record<string, string | string[]>): void {
     entry.status = status;
+    entry.answeredMs = Date.now();
     response.writeHead(status, { ...headers, 'Content-Length': '0' });
     response.end();
   }
