@@ -121,7 +121,12 @@ export async function main(argv: string[], rawIo: CliIo): Promise<number> {
     if (journalFile !== undefined && !config.dryRun) {
       journal = new DeletionJournal(new FileJournalSink(journalFile));
       const earlier = unresolvedIntents(await readJournalFile(journalFile));
-      await journal.start(`cli-${new Date(startedMs).toISOString()}-${process.pid}`, config.registry?.endpoint ?? '', `${TOOL_NAME}/${TOOL_VERSION}`);
+      try {
+        await journal.start(`cli-${new Date(startedMs).toISOString()}-${process.pid}`, config.registry?.endpoint ?? '', `${TOOL_NAME}/${TOOL_VERSION}`);
+      } catch (error) {
+        io.stderr(`acr-cache-cleaner: --journal: ${journalFile} cannot be written (${errorMessage(error)}); nothing was deleted\n`);
+        return EXIT.usage;
+      }
       reconciliation = await reconcileJournal(journalFile, earlier, journal, config, deps, startedMs, log);
     }
     report = await runPass(config, deps, { signal: io.stop, startedMs, journal });
@@ -174,5 +179,7 @@ export function exitCodeOf(report: PassReport): number {
   if (report.error !== null) return EXIT.failure;
   if (report.aborted !== null) return EXIT.refused;
   if (report.execution !== null && report.execution.failed.length > 0) return EXIT.failure;
+  // Stopped for a reason that needs a person: the journal could not be written, or deleting was refused.
+  if (report.execution?.stoppedBy === 'journal-failed' || report.execution?.stoppedBy === 'permission-denied') return EXIT.failure;
   return EXIT.ok;
 }

@@ -129,7 +129,8 @@ export class FileJournalSink implements JournalSink {
   }
 
   async close(): Promise<void> {
-    if (this.handle !== undefined) await (await this.handle).close();
+    const handle = await this.handle?.catch(() => undefined);
+    await handle?.close();
   }
 }
 

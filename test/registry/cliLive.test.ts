@@ -115,6 +115,15 @@ describe('the CLI journal and signals', () => {
     expect(journal.at(-1)).toMatchObject({ type: 'outcome', digest: digestOf('unused'), outcome: 'deleted' });
   });
 
+  it('refuses to start when the journal file cannot be written, before any request', async () => {
+    emulator = await startEmulator({ state: RegistryState.fromInventory(registry) });
+    const { logDir } = await writeScenario(registry, records);
+    const { code, stderr } = await runCli(args(emulator.endpoint, logDir, '/nonexistent-dir/journal.jsonl'));
+    expect(code).toBe(2);
+    expect(stderr).toContain('--journal: /nonexistent-dir/journal.jsonl cannot be written');
+    expect(emulator.requests).toEqual([]);
+  });
+
   it('checks the intents an interrupted run left unanswered before anything else, and records what it found', async () => {
     emulator = await startEmulator({ state: RegistryState.fromInventory(many) });
     const { directory, logDir } = await writeScenario(many, heartbeat);
