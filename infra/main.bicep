@@ -109,7 +109,7 @@ param timeBudgetSeconds int = 1500
 
 @description('REQUEST_TIMEOUT_SECONDS: each request\'s own time limit; a run ends at most this long after TIME_BUDGET_SECONDS (keep the sum below functionTimeout).')
 @minValue(1)
-@maxValue(90)
+@maxValue(60)
 param requestTimeoutSeconds int = 30
 
 @description('ACR_AUDIENCE (sovereign clouds)')
