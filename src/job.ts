@@ -111,11 +111,18 @@ export async function runCleanupJob(settings: Settings, context: JobContext, opt
   const journal = dryRun ? undefined : new DeletionJournal(reports.journalSink(reportName), { beforeIntents: () => lease.confirm(), clock });
   try {
     const deps = createPassDependencies(config, { clock, log });
+    const notClosed: LeaseHolder[] = [];
     for (const previous of attempt.previous.filter((earlier) => earlier.run !== context.invocationId)) {
-      const closed = await closeInterruptedRun(previous, { reports, deps, config, startedMs, closedBy: context.invocationId, log });
-      if (closed !== undefined) closedRuns.push(closed);
+      try {
+        const closed = await closeInterruptedRun(previous, { reports, deps, config, startedMs, closedBy: context.invocationId, log });
+        if (closed !== undefined) closedRuns.push(closed);
+      } catch (error) {
+        // Left named in the lock for the next run; this run goes on.
+        log(`warning: closing the earlier run ${previous.run} failed (${errorMessage(error)}); the next run tries again`);
+        notClosed.push(previous);
+      }
     }
-    if (attempt.previous.length > 0) await lease.setHolder(holder);
+    if (attempt.previous.length > 0) await lease.setHolder(holder, notClosed);
     report = await runPass(config, deps, {
       dryRun: options.dryRun,
       signal: stop.signal,

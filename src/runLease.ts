@@ -97,7 +97,12 @@ export class RunLease {
     const held = new RunLease(blob, lease, options);
     // Named at once, with the earlier holders still to be closed, so a run that dies while closing them leaves them named.
     const previous = [...pendingOf(properties.metadata), ...(current === undefined ? [] : [current])].slice(-MAX_PENDING);
-    await held.setHolder(options.holder, previous);
+    try {
+      await held.setHolder(options.holder, previous);
+    } catch (error) {
+      await held.release();
+      throw error;
+    }
     if (takenOver && current?.dryRun !== true) held.quietUntilMs = Date.now() + options.quietMs;
     const acquiredMs = Date.now();
     held.renewal = setInterval(() => {
