@@ -13,7 +13,7 @@ import { DAY, digestOf, manifest } from './builders.js';
 import { startEmulator } from './emulator.js';
 import type { LogRecordInput } from './syntheticCache.js';
 
-export const KILLS = 16;
+export const KILLS = 12;
 const root = join(import.meta.dirname, '..', '..');
 const INDEX = 'application/vnd.oci.image.index.v1+json';
 
