@@ -21,6 +21,7 @@ import { inventoryToSnapshot } from '../src/inventory.js';
 import { planCleanup } from '../src/plan/plan.js';
 import { AcrInventorySource, type RegistryConnection } from '../src/registry/acr.js';
 import { EmulatorCredential } from '../src/registry/credential.js';
+import { RunBudget } from '../src/registry/budget.js';
 import { AcrDeleter, policyRecheck } from '../src/registry/deleter.js';
 import { LOG_CONTAINER } from '../test/support/archiveUpload.js';
 import { startAzurite } from '../test/support/azurite.js';
@@ -194,7 +195,7 @@ if (process.env.BENCH_E2E_CHILD === undefined) {
   );
   // Limits are scaled 20x in time but latency is not: twice the workers keep the delete pipeline full.
   const deleter = new AcrDeleter(connection, { concurrency: 16, deletesPerMinute, recheck: policyRecheck(plan.policy, () => NOW, readsPerMinute) });
-  const execution = await phase('deletion', () => deleter.execute(plan, { deadlineMs: Date.now() + 3_600_000 }), registryRequests);
+  const execution = await phase('deletion', () => deleter.execute(plan, { budget: new RunBudget(Date.now() + 3_600_000, 30_000) }), registryRequests);
   memory.stop();
 
   const manifests = inventory.repositories.reduce((sum, repository) => sum + repository.manifests.length, 0);

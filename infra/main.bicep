@@ -110,6 +110,11 @@ param deletesPerMinute int = 500
 @maxValue(1700)
 param timeBudgetSeconds int = 1500
 
+@description('REQUEST_TIMEOUT_SECONDS: each request\'s own time limit; a run ends at most this long after TIME_BUDGET_SECONDS (keep the sum below functionTimeout).')
+@minValue(1)
+@maxValue(60)
+param requestTimeoutSeconds int = 30
+
 @description('ACR_AUDIENCE (sovereign clouds)')
 param acrAudience string = 'https://containerregistry.azure.net'
 
@@ -346,6 +351,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     READS_PER_MINUTE: string(readsPerMinute)
     DELETES_PER_MINUTE: string(deletesPerMinute)
     TIME_BUDGET_SECONDS: string(timeBudgetSeconds)
+    REQUEST_TIMEOUT_SECONDS: string(requestTimeoutSeconds)
     CREDENTIAL: 'managed-identity'
     AZURE_CLIENT_ID: identity.properties.clientId
     ACR_AUDIENCE: acrAudience

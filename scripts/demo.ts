@@ -49,6 +49,7 @@ try {
   });
   const reports = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(REPORTS_CONTAINER);
   for await (const blob of reports.listBlobsFlat()) {
+    if (!blob.name.endsWith('.json')) continue; // the run's deletion journal (….journal.jsonl) is beside its report
     const copy = join(workDir, 'latest-report.json');
     const text = await reports.getBlobClient(blob.name).downloadToBuffer();
     await writeFile(copy, text);

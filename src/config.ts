@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { compilePattern, PatternSyntaxError, type TextPattern } from './pattern.js';
 import type { Policy } from './plan/policy.js';
+import { describeValue } from './secrets.js';
 
 /**
  * Every setting the cleaner reads. App settings use these names; the CLI's flags are the same names in
@@ -31,6 +32,7 @@ export const SETTINGS = {
   READS_PER_MINUTE: { default: '5000', meaning: 'Read request rate ceiling for listing (ACR Standard allows 5,000 per minute per identity; Premium 10,000).', replaces: undefined },
   DELETES_PER_MINUTE: { default: '500', meaning: "Delete rate ceiling (ACR Standard allows 500 per minute per identity).", replaces: undefined },
   TIME_BUDGET_SECONDS: { default: '1500', meaning: 'Stop starting deletions after this long; the next run continues. Keep below the function timeout.', replaces: undefined },
+  REQUEST_TIMEOUT_SECONDS: { default: '30', meaning: 'A registry or storage request with no answer after this long fails (and may be retried); a run ends at most this long after its time budget.', replaces: undefined },
   CREDENTIAL: { default: 'default', meaning: '`default` (DefaultAzureCredential), `managed-identity`, `azure-cli`, or `emulator` (loopback only).', replaces: undefined },
   AZURE_CLIENT_ID: { default: undefined, meaning: 'Client id of the user-assigned managed identity.', replaces: undefined },
   ACR_AUDIENCE: { default: 'https://containerregistry.azure.net', meaning: 'Token audience of the registry (sovereign clouds).', replaces: undefined },
@@ -72,7 +74,7 @@ export interface Config {
   policy: Policy;
   ignoreUserAgents?: TextPattern;
   dryRun: boolean;
-  deletion: { concurrency: number; readsPerMinute: number; deletesPerMinute: number; timeBudgetSeconds: number };
+  deletion: { concurrency: number; readsPerMinute: number; deletesPerMinute: number; timeBudgetSeconds: number; requestTimeoutSeconds: number };
   credential: { kind: CredentialKind; clientId?: string };
   audience: string;
   schedule: string;
@@ -98,9 +100,10 @@ export class ConfigError extends Error {
 
 function formatProblems(problems: ConfigProblem[], nameOf: (setting: SettingName) => string): string {
   const lines = problems.map(({ setting, message }) => {
-    if (setting === 'LOG_SOURCE') return `  ${message.replace(/\{(\w+)\}/g, (_, name: SettingName) => nameOf(name))}`;
-    if (setting === 'REGISTRY_SOURCE') return `  ${message.replace(/\{(\w+)\}/g, (_, name: SettingName) => nameOf(name))}`;
-    return `  ${HOST_STORAGE_SETTINGS.includes(setting as HostStorageSettingName) ? setting : nameOf(setting as SettingName)}: ${message}`;
+    // `{SETTING}` in a message names another setting, the way the reader knows it.
+    const named = message.replace(/\{([A-Z][A-Z_]+)\}/g, (text, name: string) => (name in SETTINGS ? nameOf(name as SettingName) : text));
+    if (setting === 'LOG_SOURCE' || setting === 'REGISTRY_SOURCE') return `  ${named}`;
+    return `  ${HOST_STORAGE_SETTINGS.includes(setting as HostStorageSettingName) ? setting : nameOf(setting as SettingName)}: ${named}`;
   });
   return `invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${lines.join('\n')}`;
 }
@@ -180,6 +183,7 @@ const schema = z.object({
   READS_PER_MINUTE: number({ min: 1, max: 10_000_000, default: 5000 }),
   DELETES_PER_MINUTE: number({ min: 1, max: 1_000_000, default: 500 }),
   TIME_BUDGET_SECONDS: number({ min: 1, max: 7 * 24 * 3600, default: 1500 }),
+  REQUEST_TIMEOUT_SECONDS: number({ min: 0.1, max: 600, default: 30 }),
   CREDENTIAL: z.preprocess(
     blankToUndefined,
     z.enum(['default', 'managed-identity', 'azure-cli', 'emulator'], { error: 'must be default, managed-identity, azure-cli or emulator' }).default('default'),
@@ -216,7 +220,7 @@ export function loadConfig(settings: Settings): Config {
   if (s.CONTAINER_REGISTRY !== undefined) {
     registry = parseRegistry(s.CONTAINER_REGISTRY);
     if (registry === undefined) {
-      problems.push({ setting: 'CONTAINER_REGISTRY', message: `${JSON.stringify(s.CONTAINER_REGISTRY)} is neither a registry name, a login server, nor an https:// endpoint` });
+      problems.push({ setting: 'CONTAINER_REGISTRY', message: `${describeValue('CONTAINER_REGISTRY', s.CONTAINER_REGISTRY)} is neither a registry name, a login server, nor an https:// endpoint` });
     }
   }
   let account: StorageAccountRef | undefined;
@@ -226,8 +230,18 @@ export function loadConfig(settings: Settings): Config {
       problems.push({ setting: 'LOG_STORAGE_ACCOUNT', message: 'must be an account name, a blob endpoint URL (https://NAME.blob.core.windows.net) or a storage connection string' });
     }
   }
-  if (s.CREDENTIAL === 'emulator' && registry !== undefined && !isLoopbackEndpoint(registry.endpoint)) {
-    problems.push({ setting: 'CREDENTIAL', message: `the emulator credential sends a static token and is refused for ${registry.endpoint}, which is not a loopback address` });
+  if (s.CREDENTIAL === 'emulator') {
+    // The static token goes wherever the credential is used: the registry, a storage account by URL, a workspace.
+    const endpoints: [string, string | undefined][] = [
+      ['CONTAINER_REGISTRY', registry?.endpoint],
+      ['LOG_STORAGE_ACCOUNT', account?.kind === 'url' ? account.url : undefined],
+      ['LOG_ANALYTICS_ENDPOINT', s.LOG_ANALYTICS_WORKSPACE_ID !== undefined ? s.LOG_ANALYTICS_ENDPOINT : undefined],
+    ];
+    for (const [name, endpoint] of endpoints) {
+      if (endpoint !== undefined && !isLoopbackEndpoint(endpoint)) {
+        problems.push({ setting: 'CREDENTIAL', message: `the emulator credential sends a static token and is refused for ${endpoint} ({${name}}), which is not a loopback address` });
+      }
+    }
   }
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -260,7 +274,13 @@ export function loadConfig(settings: Settings): Config {
     },
     ignoreUserAgents: s.IGNORE_USER_AGENTS,
     dryRun: s.DRY_RUN || s.INVENTORY_FILE !== undefined,
-    deletion: { concurrency: s.CONCURRENCY, readsPerMinute: s.READS_PER_MINUTE, deletesPerMinute: s.DELETES_PER_MINUTE, timeBudgetSeconds: s.TIME_BUDGET_SECONDS },
+    deletion: {
+      concurrency: s.CONCURRENCY,
+      readsPerMinute: s.READS_PER_MINUTE,
+      deletesPerMinute: s.DELETES_PER_MINUTE,
+      timeBudgetSeconds: s.TIME_BUDGET_SECONDS,
+      requestTimeoutSeconds: s.REQUEST_TIMEOUT_SECONDS,
+    },
     credential: { kind: s.CREDENTIAL, clientId: s.AZURE_CLIENT_ID },
     audience: s.ACR_AUDIENCE,
     schedule: s.CLEANUP_SCHEDULE,

@@ -1,5 +1,6 @@
 import type { LogStats } from './accessLog/counts.js';
 import type { SkipReason } from './accessLog/record.js';
+import type { StopCause } from './deletion/stop.js';
 import { formatPercent, unusableShare } from './plan/guards.js';
 import type { Decision, KeepReason, Plan } from './plan/plan.js';
 
@@ -17,6 +18,8 @@ export interface DeletionEntry {
   reason: string;
   /** OCI referrers (signatures, SBOMs) that the registry deletes with this manifest. */
   referrers: ReferrerEntry[];
+  /** How this run knows it deleted the manifest, when that is not a plain 202 (e.g. a lost answer, then a 404). */
+  note?: string;
 }
 
 export interface ReferrerEntry {
@@ -29,6 +32,14 @@ export interface FailedDeletion {
   repository: string;
   digest: string;
   error: string;
+  /** The DELETE may have been carried out (its answer timed out or was lost): the next listing tells. */
+  uncertain?: boolean;
+}
+
+/** A planned manifest that was gone before this run sent anything for it. */
+export interface GoneEntry {
+  repository: string;
+  digest: string;
 }
 
 export interface SkippedDeletion {
@@ -37,18 +48,38 @@ export interface SkippedDeletion {
   why: string;
 }
 
-/** What executing the deletions did; absent for a dry run or a refused pass. */
+/**
+ * What executing the deletions did; absent for a dry run or a refused pass. Every planned deletion is in exactly
+ * one of `deleted`, `alreadyGone`, `failed`, `skipped`, or counted in `leftForNextRun`.
+ */
 export interface ExecutionReport {
   deleted: DeletionEntry[];
-  alreadyGone: number;
+  alreadyGone: GoneEntry[];
   failed: FailedDeletion[];
   skipped: SkippedDeletion[];
   leftForNextRun: number;
-  stoppedBy: 'time-budget' | 'cancelled' | null;
+  /** Why the run stopped starting deletions before its plan was done, and what happened. */
+  stoppedBy: StopCause | null;
+  stopMessage: string | null;
+  /** Where the deletion journal is (a file or a blob), if one was kept. */
+  journal: string | null;
   estimatedMoreRuns: number;
   seconds: number;
   bytesReclaimed: number;
   deletesPerMinute: number;
+}
+
+/** An interrupted run's journal, checked against the registry by a later run. */
+export interface ReconciliationReport {
+  /** The journal that had intents without outcomes. */
+  journal: string;
+  checkedAt: string;
+  /** Each intent without an outcome, with what the registry says now. */
+  intents: { repository: string; digest: string; state: 'deleted' | 'still-present' | 'unknown'; error?: string }[];
+  /** The intents found deleted, with everything their journal entry recorded. */
+  deleted: DeletionEntry[];
+  stillPresent: number;
+  unknown: number;
 }
 
 /** The run's time budget, as estimated before deleting. */
@@ -107,6 +138,8 @@ export interface PassReport {
   execution: ExecutionReport | null;
   budget: BudgetReport | null;
   error: string | null;
+  /** What an interrupted earlier run left unanswered in the journal, checked against the registry by this run. */
+  reconciliation?: ReconciliationReport;
 }
 
 export function describeDeletion(decision: Decision, plan: Plan): string {
@@ -253,11 +286,17 @@ export function formatReportText(report: PassReport): string {
     const budget = report.budget;
     lines.push(`time budget: ${budget.timeBudgetSeconds} s, ${budget.secondsBeforeDeletion.toFixed(0)} s spent before deleting; the plan needs about ${budget.estimatedDeletionSeconds.toFixed(0)} s, so this run can delete about ${budget.expectedDeletionsThisRun} and about ${budget.estimatedRuns} runs are needed`);
   }
+  if (report.reconciliation) {
+    const { reconciliation } = report;
+    lines.push(`an earlier run left ${reconciliation.intents.length} deletion(s) unanswered in ${reconciliation.journal}: ${reconciliation.deleted.length} deleted, ${reconciliation.stillPresent} still present, ${reconciliation.unknown} unknown`);
+  }
   if (execution) {
     lines.push(
-      `deleted ${execution.deleted.length} (${formatBytes(execution.bytesReclaimed)}), already gone ${execution.alreadyGone}, failed ${execution.failed.length}, skipped ${execution.skipped.length}, left for the next run ${execution.leftForNextRun} in ${execution.seconds.toFixed(1)} s (${execution.deletesPerMinute.toFixed(0)}/min)`,
+      `deleted ${execution.deleted.length} (${formatBytes(execution.bytesReclaimed)}), already gone ${execution.alreadyGone.length}, failed ${execution.failed.length}, skipped ${execution.skipped.length}, left for the next run ${execution.leftForNextRun} in ${execution.seconds.toFixed(1)} s (${execution.deletesPerMinute.toFixed(0)}/min)`,
     );
-    if (execution.stoppedBy) lines.push(`stopped by the ${execution.stoppedBy}; estimated ${execution.estimatedMoreRuns} more run(s) to finish`);
+    if (execution.stoppedBy) lines.push(`stopped (${execution.stoppedBy}): ${execution.stopMessage}; estimated ${execution.estimatedMoreRuns} more run(s) to finish`);
+    if (execution.journal) lines.push(`journal: ${execution.journal}`);
+    for (const entry of execution.deleted.filter((deleted) => deleted.note !== undefined).slice(0, 10)) lines.push(`  deleted ${entry.repository}@${entry.digest}: ${entry.note}`);
     for (const failure of execution.failed.slice(0, 10)) lines.push(`  failed ${failure.repository}@${failure.digest}: ${failure.error}`);
     for (const skip of execution.skipped.slice(0, 10)) lines.push(`  skipped ${skip.repository}@${skip.digest}: ${skip.why}`);
   }

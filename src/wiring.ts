@@ -29,7 +29,7 @@ export function createLogSource(config: Config): AccessLogSource {
 
 export function registryConnection(config: Config): RegistryConnection | undefined {
   if (config.registry === undefined) return undefined;
-  return { endpoint: config.registry.endpoint, credential: createCredential(config.credential), audience: config.audience };
+  return { endpoint: config.registry.endpoint, credential: createCredential(config.credential), audience: config.audience, requestTimeoutMs: config.deletion.requestTimeoutSeconds * 1000 };
 }
 
 export function createInventorySource(config: Config, connection: RegistryConnection | undefined, log?: (message: string) => void): InventorySource {

@@ -1,6 +1,7 @@
 import type { ContainerRegistryClient } from '@azure/container-registry';
 import { createHttpHeaders, createPipelineRequest, RestError, type PipelineRequest, type PipelineResponse } from '@azure/core-rest-pipeline';
 import type { ManifestInfo } from '../inventory.js';
+import { withRequestTimeout, type RunBudget } from './budget.js';
 import type { RatePacer } from './pacer.js';
 import { withRetries, type RetryPolicy } from './retry.js';
 
@@ -29,6 +30,9 @@ export interface ReferrerLookup {
   retry: RetryPolicy;
   pacer: RatePacer;
   signal?: AbortSignal;
+  budget?: RunBudget;
+  /** Each request's own time limit. */
+  timeoutMs: number;
   /** Counted per request sent. */
   onLookup: () => void;
 }
@@ -90,8 +94,10 @@ async function getJson(lookup: ReferrerLookup, path: string, accept: string): Pr
     async () => {
       await lookup.pacer.acquire(lookup.signal);
       lookup.onLookup();
-      const request = createPipelineRequest({ url: `${lookup.endpoint}${path}`, method: 'GET', headers: createHttpHeaders({ Accept: accept }), abortSignal: lookup.signal });
-      const response = await sendThroughSdk(lookup.client, request);
+      const { request, response } = await withRequestTimeout(lookup.timeoutMs, lookup.signal, async (abortSignal) => {
+        const request = createPipelineRequest({ url: `${lookup.endpoint}${path}`, method: 'GET', headers: createHttpHeaders({ Accept: accept }), abortSignal });
+        return { request, response: await sendThroughSdk(lookup.client, request) };
+      });
       if (response.status === 404) return undefined;
       if (response.status !== 200) throw new RestError(`GET ${path} answered HTTP ${response.status}`, { statusCode: response.status, request, response });
       try {
@@ -101,7 +107,7 @@ async function getJson(lookup: ReferrerLookup, path: string, accept: string): Pr
       }
     },
     lookup.retry,
-    lookup.signal,
+    { budget: lookup.budget, signal: lookup.signal },
   );
 }
 

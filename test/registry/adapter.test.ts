@@ -111,7 +111,7 @@ describe('the last check before each deletion', () => {
     });
     const execution = report.execution!;
     expect(execution.deleted.map((entry) => entry.digest)).toEqual([digestOf('e')]);
-    expect(execution.alreadyGone).toBe(1);
+    expect(execution.alreadyGone).toEqual([{ repository: 'ci/app', digest: digestOf('d') }]);
     expect(Object.fromEntries(execution.skipped.map((skip) => [skip.digest, skip.why]))).toEqual({
       [digestOf('a')]: expect.stringContaining('it is now fresh'),
       [digestOf('b')]: expect.stringContaining('it is now protected'),

@@ -123,7 +123,7 @@ describe('reading manifest documents under faults', () => {
     emulator.addFault({ kind: '503', method: 'GET', path: /^\/v2\/.+\/manifests\//, times: 2 });
     emulator.addFault({ kind: 'drop-connection', method: 'GET', path: /^\/v2\/.+\/manifests\//, times: 1 });
     const listing = new AcrInventorySource(
-      { endpoint: emulator.endpoint, credential: new EmulatorCredential(), audience: 'https://containerregistry.azure.net', sdkRetryDelayMs: 10 },
+      { endpoint: emulator.endpoint, credential: new EmulatorCredential(), audience: 'https://containerregistry.azure.net' },
       { concurrency: 1, readsPerMinute: 600_000, retry: { maxAttempts: 5, baseDelayMs: 10, maxDelayMs: 50 } },
     );
     expect(Object.keys(subjects(await listing.load()))).toHaveLength(6);
