@@ -8,7 +8,8 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { AccessCounts, LogStats, readLogStream } from '../src/accessLog/counts.js';
+import { AccessCounts, LogStats } from '../src/accessLog/counts.js';
+import { readLogStream } from '../src/accessLog/logFile.js';
 import { logRecord, prng, randomDigest } from '../test/support/syntheticCache.js';
 
 const { values } = parseArgs({ options: { mb: { type: 'string', default: '200' } } });

@@ -115,6 +115,6 @@ describe('acr-cache-cleaner CLI, offline', () => {
     const report = JSON.parse(stdout);
     expect(report.aborted).toBeNull();
     expect(report.delete.length).toBeGreaterThan(0);
-    expect(report.logs.skipped['truncated-line']).toBe(1);
+    expect(report.logs.skipped['incomplete-last-line']).toBe(1);
   });
 });

@@ -1,16 +1,21 @@
-import { RecordSplitter } from './lines.js';
-import { classifyFields, classifyRecord, SKIP_REASONS, type Classified, type RecordFilter, type SkipReason } from './record.js';
-import { RecordShapes } from './recordShape.js';
+import { detached, lowerCase, SKIP_REASONS, type Access, type SkipReason } from './record.js';
 
 export interface AccessCount {
   count: number;
   lastAccessMs: number;
 }
 
-/** Successful pulls and pushes per `repository@digest`, with what the guards need to trust them. */
+/**
+ * Successful pulls and pushes per `repository@digest`, with what the guards need to trust them. Keys are lower
+ * case (ACR's repository names and digests are; logs and tools do not always write them so): `add` and `get`
+ * lower-case what they are given.
+ */
 export class AccessCounts {
-  /** repository → digest → count; nested rather than keyed by a concatenation, which the hot path would build per line. */
-  private readonly byRepository = new Map<string, Map<string, AccessCount>>();
+  /**
+   * Entries by a hash of the digest's first hex digits, chained on a collision. The hot path finds a manifest's
+   * entry from the bytes of its record and makes strings only for a manifest it has not seen before.
+   */
+  private readonly byDigest = new Map<number, Entry>();
   private distinct = 0;
   /** Newest time of any record of the registry's repository events (not only accesses). */
   newestRecordMs: number | undefined;
@@ -18,27 +23,58 @@ export class AccessCounts {
   recordsInWindow = 0;
   /** Records that could not be used as evidence (see `UNUSABLE_REASONS`). */
   unusableRecords = 0;
-  /** Digests found in the text of records that could not be used. */
+  /**
+   * Digests (lower case) named in the text of records that could not be used, or that were dated in the future:
+   * each may have been pulled, so the planner keeps its manifest.
+   */
   readonly uncertainDigests = new Set<string>();
 
   add(repository: string, digest: string, timeMs: number, count = 1): void {
-    let digests = this.byRepository.get(repository);
-    if (digests === undefined) {
-      digests = new Map();
-      this.byRepository.set(copyOf(repository), digests);
+    this.addAccess({ repository: lowerCase(repository), digest: lowerCase(digest), timeMs }, count);
+  }
+
+  /** An access as classifyFields gives it (already lower case). */
+  addAccess(access: Access, count = 1): void {
+    const { repository, digest } = access;
+    const key = digestKey(digest);
+    const first = this.byDigest.get(key);
+    for (let entry = first; entry !== undefined; entry = entry.next) {
+      if (entry.digest === digest && entry.repository === repository) {
+        entry.seen(access.timeMs, count);
+        return;
+      }
     }
-    const entry = digests.get(digest);
-    if (entry === undefined) {
-      digests.set(copyOf(digest), { count, lastAccessMs: timeMs });
-      this.distinct++;
-    } else {
-      entry.count += count;
-      if (timeMs > entry.lastAccessMs) entry.lastAccessMs = timeMs;
+    this.insert(key, first, detached(repository), detached(digest), access.timeMs, count);
+  }
+
+  /**
+   * One access from the bytes of a record: `bytes[repositoryStart, repositoryEnd)` and `bytes[digestStart,
+   * digestEnd)`, lower-case ASCII (recordShape.ts checked).
+   */
+  addBytes(bytes: Buffer, repositoryStart: number, repositoryEnd: number, digestStart: number, digestEnd: number, timeMs: number): void {
+    const key = digestKeyOfBytes(bytes, digestStart, digestEnd);
+    const first = this.byDigest.get(key);
+    for (let entry = first; entry !== undefined; entry = entry.next) {
+      if (equalsBytes(entry.digest, bytes, digestStart, digestEnd) && equalsBytes(entry.repository, bytes, repositoryStart, repositoryEnd)) {
+        entry.seen(timeMs, 1);
+        return;
+      }
     }
+    this.insert(key, first, bytes.toString('latin1', repositoryStart, repositoryEnd), bytes.toString('latin1', digestStart, digestEnd), timeMs, 1);
+  }
+
+  private insert(key: number, first: Entry | undefined, repository: string, digest: string, timeMs: number, count: number): void {
+    this.byDigest.set(key, new Entry(repository, digest, count, timeMs, first));
+    this.distinct++;
   }
 
   get(repository: string, digest: string): AccessCount | undefined {
-    return this.byRepository.get(repository)?.get(digest);
+    const lowerRepository = lowerCase(repository);
+    const lowerDigest = lowerCase(digest);
+    for (let entry = this.byDigest.get(digestKey(lowerDigest)); entry !== undefined; entry = entry.next) {
+      if (entry.digest === lowerDigest && entry.repository === lowerRepository) return { count: entry.count, lastAccessMs: entry.lastAccessMs };
+    }
+    return undefined;
   }
 
   sawRecord(timeMs: number, insideWindow: boolean): void {
@@ -59,13 +95,52 @@ export class AccessCounts {
   }
 
   *entries(): IterableIterator<[repository: string, digest: string, access: AccessCount]> {
-    for (const [repository, digests] of this.byRepository) for (const [digest, access] of digests) yield [repository, digest, access];
+    for (const first of this.byDigest.values()) {
+      for (let entry: Entry | undefined = first; entry !== undefined; entry = entry.next) {
+        yield [entry.repository, entry.digest, { count: entry.count, lastAccessMs: entry.lastAccessMs }];
+      }
+    }
   }
 }
 
-/** A fresh copy of a string sliced from a read chunk, so that keeping it does not keep the chunk alive. */
-function copyOf(text: string): string {
-  return Buffer.from(text).toString();
+class Entry {
+  constructor(
+    readonly repository: string,
+    readonly digest: string,
+    public count: number,
+    public lastAccessMs: number,
+    readonly next: Entry | undefined,
+  ) {}
+
+  seen(timeMs: number, count: number): void {
+    this.count += count;
+    if (timeMs > this.lastAccessMs) this.lastAccessMs = timeMs;
+  }
+}
+
+/** Digits 7–14 of a digest (after `sha256:`), hashed to a small integer; the same for its string and its bytes. */
+const KEY_FROM = 7;
+const KEY_TO = 15;
+
+function digestKey(digest: string): number {
+  let hash = 0;
+  const to = Math.min(KEY_TO, digest.length);
+  for (let i = KEY_FROM; i < to; i++) hash = (Math.imul(hash, 31) + digest.charCodeAt(i)) | 0;
+  return hash & 0x3fffffff;
+}
+
+function digestKeyOfBytes(bytes: Buffer, start: number, end: number): number {
+  let hash = 0;
+  const to = Math.min(start + KEY_TO, end);
+  for (let i = start + KEY_FROM; i < to; i++) hash = (Math.imul(hash, 31) + bytes[i]!) | 0;
+  return hash & 0x3fffffff;
+}
+
+/** Whether the ASCII string `text` is `bytes[start, end)`. */
+function equalsBytes(text: string, bytes: Buffer, start: number, end: number): boolean {
+  if (text.length !== end - start) return false;
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) !== bytes[start + i]) return false;
+  return true;
 }
 
 export interface BadLine {
@@ -86,84 +161,14 @@ export class LogStats {
   readonly skipped = Object.fromEntries(SKIP_REASONS.map((reason) => [reason, 0])) as Record<SkipReason, number>;
   readonly badLines: BadLine[] = [];
   notes: string[] = [];
+  /** Records read by recordShape.ts's scanner rather than JSON.parse (for the benchmark). */
+  fastPathRecords = 0;
+  /** The newest file read in each archive folder (logFile.ts `settleLastLines`). */
+  readonly newestFiles = new Map<string, string>();
+  /** Half-written last records, `truncated-line` until `settleLastLines` knows which files are the newest. */
+  readonly unterminatedLastLines: { source: string; badLine: BadLine }[] = [];
 
   noteBadLine(badLine: BadLine): void {
     if (this.badLines.length < MAX_BAD_LINE_SAMPLES) this.badLines.push(badLine);
   }
-}
-
-/** Feeds one log file's bytes through the splitter and the classifier into the counts. */
-export class LogFileReader {
-  private readonly splitter: RecordSplitter;
-  private readonly shapes = new RecordShapes();
-
-  constructor(
-    private readonly source: string,
-    private readonly filter: RecordFilter,
-    private readonly counts: AccessCounts,
-    private readonly stats: LogStats,
-    options: { fastPath?: boolean } = {},
-  ) {
-    const shapes = this.shapes;
-    this.splitter = new RecordSplitter(
-      (text, line, unterminated) => this.onRecord(text, line, unterminated),
-      options.fastPath === false
-        ? undefined
-        : {
-            matchAt: (text, at) => shapes.matchAt(text, at),
-            onRecord: (line) => {
-              this.stats.records++;
-              this.count(classifyFields(shapes.fields, this.filter), line);
-            },
-          },
-    );
-  }
-
-  push(chunk: Buffer | string): void {
-    this.stats.bytesRead += chunk.length;
-    this.splitter.push(chunk);
-  }
-
-  end(): void {
-    this.splitter.end();
-    this.stats.filesRead++;
-  }
-
-  private onRecord(text: string, line: number, unterminated: boolean): void {
-    this.stats.records++;
-    const result = classifyRecord(text, this.filter, unterminated);
-    const malformed = result.kind === 'skipped' && (result.reason === 'malformed-json' || result.reason === 'truncated-line');
-    if (!malformed) this.shapes.learn(text);
-    this.count(result, line);
-  }
-
-  private count(result: Classified, line: number): void {
-    const { stats, counts } = this;
-    if (result.timeMs !== undefined) {
-      const { window } = this.filter;
-      counts.sawRecord(result.timeMs, result.timeMs >= window.startMs && result.timeMs <= window.endMs);
-    }
-    if (result.kind === 'access') {
-      stats.accessesCounted++;
-      counts.add(result.access.repository, result.access.digest, result.access.timeMs);
-      return;
-    }
-    stats.skipped[result.reason]++;
-    if (result.reason === 'malformed-json' || result.reason === 'truncated-line' || result.reason === 'bad-time') {
-      stats.noteBadLine({ source: this.source, line, reason: result.reason, detail: result.detail });
-    }
-  }
-}
-
-/** Reads a whole stream (a file or a blob download) through a {@link LogFileReader}. */
-export async function readLogStream(
-  source: string,
-  stream: AsyncIterable<Buffer | string>,
-  filter: RecordFilter,
-  counts: AccessCounts,
-  stats: LogStats,
-): Promise<void> {
-  const reader = new LogFileReader(source, filter, counts, stats);
-  for await (const chunk of stream) reader.push(chunk);
-  reader.end();
 }

@@ -6,7 +6,10 @@ type Emitted = { text: string; line: number; unterminated: boolean };
 
 function split(chunks: (string | Buffer)[]): Emitted[] {
   const out: Emitted[] = [];
-  const splitter = new RecordSplitter((latin1, line, unterminated) => out.push({ text: Buffer.from(latin1, 'latin1').toString(), line, unterminated }));
+  const splitter = new RecordSplitter({
+    record: (bytes, start, end, line, unterminated) => out.push({ text: bytes.toString('utf8', start, end), line, unterminated }),
+    oversized: (line) => out.push({ text: '<oversized>', line, unterminated: false }),
+  });
   for (const chunk of chunks) splitter.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
   splitter.end();
   return out;

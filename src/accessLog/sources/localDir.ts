@@ -1,7 +1,8 @@
 import { createReadStream } from 'node:fs';
 import { opendir, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import { AccessCounts, LogStats, readLogStream } from '../counts.js';
+import { AccessCounts, LogStats } from '../counts.js';
+import { readLogStream, settleLastLines } from '../logFile.js';
 import type { RecordFilter } from '../record.js';
 import { mayHoldWindow, pathPatternMatcher } from './archiveLayout.js';
 import { LogSourceError, type AccessLogSource, type LogReadResult } from './source.js';
@@ -43,6 +44,7 @@ export class LocalDirLogSource implements AccessLogSource {
       }
     };
     await walk(this.directory);
+    settleLastLines(counts, stats);
     if (skippedOutsideWindow > 0) stats.notes.push(`${skippedOutsideWindow} archive folders or files outside the window were not read`);
     return { counts, stats };
   }
