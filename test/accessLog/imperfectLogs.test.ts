@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { AccessCounts, LogStats } from '../../src/accessLog/counts.js';
+import { MAX_RECORD_BYTES, RecordSplitter } from '../../src/accessLog/lines.js';
 import { LogFileReader } from '../../src/accessLog/logFile.js';
 import type { RecordFilter } from '../../src/accessLog/record.js';
 import { LocalDirLogSource } from '../../src/accessLog/sources/localDir.js';
@@ -166,6 +167,72 @@ describe('bounded cost', () => {
     expect(counts.unusableRecords).toBe(1);
     expect([...counts.uncertainDigests].sort()).toEqual([digest('huge-start'), digest('huge-end')].sort());
     expect(stats.badLines.map((bad) => `${bad.line}:${bad.reason}`)).toEqual(['2:oversized-line']);
+  });
+});
+
+describe('bounded cost: linear time and flat memory for any input (measured in bytes held and copied, not in seconds)', () => {
+  const CHUNK = 256 * 1024;
+  function split(input: Buffer, chunk = CHUNK) {
+    const records: string[] = [];
+    let oversized = 0;
+    const splitter = new RecordSplitter({
+      record: (bytes, start, end) => records.push(bytes.toString('utf8', start, end)),
+      oversized: () => oversized++,
+    });
+    for (let at = 0; at < input.length; at += chunk) splitter.push(input.subarray(at, at + chunk));
+    splitter.end();
+    return { records, oversized, held: splitter.maxCarriedBytes, copied: splitter.copiedBytes };
+  }
+
+  it('a 64 MiB single line is skipped holding at most the maximum and one chunk, copying no more', () => {
+    const line = Buffer.alloc(64 * 1024 * 1024, 'x');
+    line.write('{"a":"', 0);
+    const before = Buffer.from(jsonLine(pull('ci/app', 'before')));
+    const { records, oversized, held, copied } = split(Buffer.concat([before, line, Buffer.from('\n'), before]));
+    expect(oversized).toBe(1);
+    expect(records).toHaveLength(2);
+    expect(held).toBeLessThanOrEqual(MAX_RECORD_BYTES + CHUNK);
+    expect(copied).toBeLessThanOrEqual(MAX_RECORD_BYTES + CHUNK);
+  });
+
+  it('long lines spread over many chunks are each copied once: bytes copied never exceed the input', () => {
+    const long = JSON.stringify({ ...pull('ci/app', 'long'), padding: 'y'.repeat(900_000) });
+    const input = Buffer.from(Array.from({ length: 12 }, () => long).join('\n') + '\n');
+    const { records, copied, held } = split(input, 16 * 1024);
+    expect(records).toHaveLength(12);
+    expect(copied).toBeLessThanOrEqual(input.length);
+    expect(held).toBeLessThanOrEqual(MAX_RECORD_BYTES + 16 * 1024);
+  });
+
+  it('a single-line {"records":[…]} document of small records is read record by record, whatever its size', () => {
+    const records = Array.from({ length: 20_000 }, (_, i) => JSON.stringify(pull('ci/app', `doc-${i % 50}`)));
+    const input = Buffer.from(`{"records":[${records.join(',')}]}`);
+    expect(input.length).toBeGreaterThan(16 * MAX_RECORD_BYTES);
+    const { records: read, oversized, held } = split(input);
+    expect(oversized).toBe(0);
+    expect(read).toHaveLength(20_000);
+    expect(held).toBeLessThan(4096);
+  });
+});
+
+describe('corrupt compressed data', () => {
+  it('counts the records before the damage and names the file as unreadable-data', async () => {
+    const lines = Array.from({ length: 2000 }, (_, i) => jsonLine(pull('ci/app', `zipped-${i % 7}`))).join('');
+    const zipped = gzipSync(lines);
+    const damaged = Buffer.from(zipped);
+    for (let i = Math.floor(damaged.length / 2); i < damaged.length / 2 + 64; i++) damaged[i] = 0x55;
+    const cut = zipped.subarray(0, Math.floor(zipped.length * 0.8));
+    const path = (hour: number) => archiveBlobPath(registryResourceId('cicache'), new Date(NOW - hour * HOUR));
+    const { stats, counts } = await readDir({ [path(3)]: damaged, [path(2)]: cut, [path(1)]: jsonLine(pull('ci/app', 'plain')) });
+    expect(stats.skipped['unreadable-data']).toBe(2);
+    // Deflate notices damage late (at the checksum, or when the bits stop making sense): the garbage decoded before that is malformed, unusable too.
+    expect(counts.unusableRecords).toBe(2 + stats.skipped['malformed-json']);
+    const unreadable = stats.badLines.filter((bad) => bad.reason === 'unreadable-data');
+    expect(unreadable.map((bad) => (bad.source === path(3) ? 'damaged' : bad.source === path(2) ? 'cut' : bad.source)).sort()).toEqual(['cut', 'damaged']);
+    expect(unreadable.every((bad) => bad.detail?.startsWith('the gzip data is corrupt'))).toBe(true);
+    expect(stats.accessesCounted).toBeGreaterThan(1);
+    expect(stats.accessesCounted).toBeLessThan(4000);
+    expect(counts.get('ci/app', digest('plain'))?.count).toBe(1);
   });
 });
 
