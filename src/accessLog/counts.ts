@@ -1,3 +1,4 @@
+import { ManifestTable } from './manifestTable.js';
 import { detached, lowerCase, SKIP_REASONS, type Access, type SkipReason } from './record.js';
 
 export interface AccessCount {
@@ -11,12 +12,11 @@ export interface AccessCount {
  * lower-case what they are given.
  */
 export class AccessCounts {
-  /**
-   * Entries by a hash of the digest's first hex digits, chained on a collision. The hot path finds a manifest's
-   * entry from the bytes of its record and makes strings only for a manifest it has not seen before.
-   */
-  private readonly byDigest = new Map<number, Entry>();
-  private distinct = 0;
+  /** Manifests whose digest is `sha256:` and 64 hex digits: all that the log reader counts. */
+  private readonly manifests = new ManifestTable();
+  /** Anything else a caller adds (a server-side count of an odd digest), by `repository\ndigest`. */
+  private readonly others = new Map<string, AccessCount>();
+  private readonly words = new Int32Array(8);
   /** Newest time of any record of the registry's repository events (not only accesses). */
   newestRecordMs: number | undefined;
   /** Records of any operation whose time lies inside the window. */
@@ -35,46 +35,35 @@ export class AccessCounts {
 
   /** An access as classifyFields gives it (already lower case). */
   addAccess(access: Access, count = 1): void {
-    const { repository, digest } = access;
-    const key = digestKey(digest);
-    const first = this.byDigest.get(key);
-    for (let entry = first; entry !== undefined; entry = entry.next) {
-      if (entry.digest === digest && entry.repository === repository) {
-        entry.seen(access.timeMs, count);
-        return;
-      }
+    const { repository, digest, timeMs } = access;
+    if (digestWordsOf(digest, this.words)) {
+      this.manifests.addName(this.words, repository, timeMs, count);
+      return;
     }
-    this.insert(key, first, detached(repository), detached(digest), access.timeMs, count);
+    const key = `${repository}\n${digest}`;
+    const entry = this.others.get(key);
+    if (entry === undefined) this.others.set(detached(key), { count, lastAccessMs: timeMs });
+    else {
+      entry.count += count;
+      if (timeMs > entry.lastAccessMs) entry.lastAccessMs = timeMs;
+    }
   }
 
   /**
-   * One access from the bytes of a record: `bytes[repositoryStart, repositoryEnd)` and `bytes[digestStart,
-   * digestEnd)`, lower-case ASCII (recordShape.ts checked).
+   * One access read from the bytes of a record (recordShape.ts): the repository is `bytes[repositoryStart,
+   * repositoryEnd)`, lower-case ASCII; the digest's 64 hex digits are `digestWords` (from
+   * {@link digestWordsOfBytes}). No string is made for it.
    */
-  addBytes(bytes: Buffer, repositoryStart: number, repositoryEnd: number, digestStart: number, digestEnd: number, timeMs: number): void {
-    const key = digestKeyOfBytes(bytes, digestStart, digestEnd);
-    const first = this.byDigest.get(key);
-    for (let entry = first; entry !== undefined; entry = entry.next) {
-      if (equalsBytes(entry.digest, bytes, digestStart, digestEnd) && equalsBytes(entry.repository, bytes, repositoryStart, repositoryEnd)) {
-        entry.seen(timeMs, 1);
-        return;
-      }
-    }
-    this.insert(key, first, bytes.toString('latin1', repositoryStart, repositoryEnd), bytes.toString('latin1', digestStart, digestEnd), timeMs, 1);
-  }
-
-  private insert(key: number, first: Entry | undefined, repository: string, digest: string, timeMs: number, count: number): void {
-    this.byDigest.set(key, new Entry(repository, digest, count, timeMs, first));
-    this.distinct++;
+  addScanned(bytes: Buffer, repositoryStart: number, repositoryEnd: number, digestWords: Int32Array, timeMs: number): void {
+    this.manifests.addBytes(digestWords, bytes, repositoryStart, repositoryEnd, timeMs);
   }
 
   get(repository: string, digest: string): AccessCount | undefined {
     const lowerRepository = lowerCase(repository);
     const lowerDigest = lowerCase(digest);
-    for (let entry = this.byDigest.get(digestKey(lowerDigest)); entry !== undefined; entry = entry.next) {
-      if (entry.digest === lowerDigest && entry.repository === lowerRepository) return { count: entry.count, lastAccessMs: entry.lastAccessMs };
-    }
-    return undefined;
+    if (digestWordsOf(lowerDigest, this.words)) return this.manifests.get(this.words, lowerRepository);
+    const entry = this.others.get(`${lowerRepository}\n${lowerDigest}`);
+    return entry === undefined ? undefined : { ...entry };
   }
 
   sawRecord(timeMs: number, insideWindow: boolean): void {
@@ -91,55 +80,54 @@ export class AccessCounts {
 
   /** Distinct manifests accessed. */
   get size(): number {
-    return this.distinct;
+    return this.manifests.size + this.others.size;
   }
 
   *entries(): IterableIterator<[repository: string, digest: string, access: AccessCount]> {
-    for (const first of this.byDigest.values()) {
-      for (let entry: Entry | undefined = first; entry !== undefined; entry = entry.next) {
-        yield [entry.repository, entry.digest, { count: entry.count, lastAccessMs: entry.lastAccessMs }];
-      }
+    yield* this.manifests.entries();
+    for (const [key, access] of this.others) {
+      const newline = key.indexOf('\n');
+      yield [key.slice(0, newline), key.slice(newline + 1), { ...access }];
     }
   }
 }
 
-class Entry {
-  constructor(
-    readonly repository: string,
-    readonly digest: string,
-    public count: number,
-    public lastAccessMs: number,
-    readonly next: Entry | undefined,
-  ) {}
-
-  seen(timeMs: number, count: number): void {
-    this.count += count;
-    if (timeMs > this.lastAccessMs) this.lastAccessMs = timeMs;
+/**
+ * Whether `bytes[start, end)` is `sha256:` and 64 lower-case hex digits; if so, the digits as 8 integers (each
+ * 8 hex digits, in order) into `into`. One pass both validates the digest and keys it.
+ */
+export function digestWordsOfBytes(bytes: Buffer, start: number, end: number, into: Int32Array): boolean {
+  if (end - start !== 71 || bytes[start] !== 115 || bytes[start + 1] !== 104 || bytes[start + 2] !== 97 || bytes[start + 3] !== 50 || bytes[start + 4] !== 53 || bytes[start + 5] !== 54 || bytes[start + 6] !== 58) {
+    return false;
   }
+  let at = start + 7;
+  for (let word = 0; word < 8; word++) {
+    let value = 0;
+    for (const stop = at + 8; at < stop; at++) {
+      // A table, not comparisons: the digits of a digest are random, and so would the branches be.
+      const digit = HEX_DIGIT[bytes[at]!]!;
+      if (digit < 0) return false;
+      value = (value << 4) | digit;
+    }
+    into[word] = value;
+  }
+  return true;
 }
 
-/** Digits 7–14 of a digest (after `sha256:`), hashed to a small integer; the same for its string and its bytes. */
-const KEY_FROM = 7;
-const KEY_TO = 15;
+/** The value of each lower-case hex digit, -1 for any other byte. */
+const HEX_DIGIT = new Int8Array(256).fill(-1);
+for (let c = 0; c < 16; c++) HEX_DIGIT['0123456789abcdef'.charCodeAt(c)] = c;
 
-function digestKey(digest: string): number {
-  let hash = 0;
-  const to = Math.min(KEY_TO, digest.length);
-  for (let i = KEY_FROM; i < to; i++) hash = (Math.imul(hash, 31) + digest.charCodeAt(i)) | 0;
-  return hash & 0x3fffffff;
-}
-
-function digestKeyOfBytes(bytes: Buffer, start: number, end: number): number {
-  let hash = 0;
-  const to = Math.min(start + KEY_TO, end);
-  for (let i = start + KEY_FROM; i < to; i++) hash = (Math.imul(hash, 31) + bytes[i]!) | 0;
-  return hash & 0x3fffffff;
-}
-
-/** Whether the ASCII string `text` is `bytes[start, end)`. */
-function equalsBytes(text: string, bytes: Buffer, start: number, end: number): boolean {
-  if (text.length !== end - start) return false;
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) !== bytes[start + i]) return false;
+/** {@link digestWordsOfBytes} for a string. */
+function digestWordsOf(digest: string, into: Int32Array): boolean {
+  if (digest.length !== 71 || !digest.startsWith('sha256:')) return false;
+  into.fill(0);
+  for (let i = 0; i < 64; i++) {
+    const c = digest.charCodeAt(7 + i);
+    const digit = c < 256 ? HEX_DIGIT[c]! : -1;
+    if (digit < 0) return false;
+    into[i >> 3] = (into[i >> 3]! << 4) | digit;
+  }
   return true;
 }
 

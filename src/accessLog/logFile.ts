@@ -65,7 +65,7 @@ export class LogFileReader {
         const timeMs = scanner.timeMs;
         counts.sawRecord(timeMs, true);
         stats.accessesCounted++;
-        counts.addBytes(bytes, scanner.repositoryStart, scanner.repositoryEnd, scanner.digestStart, scanner.digestEnd, timeMs);
+        counts.addScanned(bytes, scanner.repositoryStart, scanner.repositoryEnd, scanner.digestWords, timeMs);
         return;
       }
       result =

@@ -1,3 +1,4 @@
+import { digestWordsOfBytes } from './counts.js';
 import { emptyFields, type RecordFields } from './fields.js';
 import { CLOCK_SKEW_ALLOWANCE_MS, isOwnUserAgent, OWN_USER_AGENT_PREFIX, REPOSITORY_EVENTS_CATEGORY, type RecordFilter, type SkipReason } from './record.js';
 
@@ -18,7 +19,18 @@ export class RecordScanner {
   private readonly ends = new Int32Array(FIELD_COUNT);
   /** Set by `stringEnd`: ESCAPED and/or NON_ASCII for the string it just scanned. */
   private stringFlags = 0;
+  /** The record being scanned holds only printable ASCII (0x20–0x7f): no string can hold a control character. */
+  private printable = false;
+  /** The first backslash at or after `backslashSearchedFrom` in `backslashBytes` (-1: none): one search per chunk. */
+  private backslashBytes: Buffer | undefined;
+  private backslashSearchedFrom = 0;
+  private backslashAt = -1;
+  /** A 32-bit view of the memory of the last buffer scanned, to test four bytes at a time. */
+  private wordsMemory: ArrayBufferLike | undefined;
+  private words: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
   private readonly time = new ServiceTimeReader();
+  /** The 64 hex digits of the digest of the last access `classify` found, as 8 integers (for AccessCounts). */
+  readonly digestWords = new Int32Array(8);
   /** The time `classify` found (clamped to the window's end), NaN when its outcome carries none. */
   timeMs = Number.NaN;
 
@@ -78,12 +90,16 @@ export class RecordScanner {
     if (kinds[RESULT_DESCRIPTION] !== PLAIN_STRING) return undefined;
     if (!isSuccessStatus(bytes, starts[RESULT_DESCRIPTION]!, ends[RESULT_DESCRIPTION]!)) return 'unsuccessful';
     if (kinds[REPOSITORY] !== PLAIN_STRING || !isPlainRepository(bytes, starts[REPOSITORY]!, ends[REPOSITORY]!)) return undefined;
-    if (kinds[DIGEST] !== PLAIN_STRING || !isLowerCaseDigest(bytes, starts[DIGEST]!, ends[DIGEST]!)) return undefined;
+    if (kinds[DIGEST] !== PLAIN_STRING || !digestWordsOfBytes(bytes, starts[DIGEST]!, ends[DIGEST]!, this.digestWords)) return undefined;
     const { ignoreUserAgents } = filter;
-    if (kinds[USER_AGENT] === PLAIN_STRING && ignoreUserAgents === undefined) {
-      return isOwnUserAgentBytes(bytes, starts[USER_AGENT]!, ends[USER_AGENT]!) ? 'own-user-agent' : 'access';
+    const userAgentKind = kinds[USER_AGENT];
+    if (ignoreUserAgents === undefined) {
+      if (userAgentKind === ABSENT) return 'access';
+      if (userAgentKind === PLAIN_STRING) return isOwnUserAgentBytes(bytes, starts[USER_AGENT]!, ends[USER_AGENT]!) ? 'own-user-agent' : 'access';
+      // Escaped or not ASCII (many real user agents): decoding can only make this tool's name appear from its
+      // bytes as they are or from a \u escape (no other escape gives a letter or a dash).
+      if ((userAgentKind === ESCAPED_STRING || userAgentKind === NON_ASCII_STRING) && !mayNameThisTool(bytes, starts[USER_AGENT]!, ends[USER_AGENT]!)) return 'access';
     }
-    // Escaped or not ASCII (a quarter of real user agents), or matched against a pattern: decode this one value.
     const userAgent = this.value(bytes, USER_AGENT) ?? '';
     if (isOwnUserAgent(userAgent)) return 'own-user-agent';
     return ignoreUserAgents?.test(userAgent) ? 'ignored-user-agent' : 'access';
@@ -126,8 +142,9 @@ export class RecordScanner {
   }
 
   private scan(bytes: Buffer, start: number, end: number): boolean {
-    const kinds = this.kinds;
-    kinds.fill(ABSENT);
+    const { kinds, starts, ends } = this;
+    for (let f = 0; f < FIELD_COUNT; f++) kinds[f] = ABSENT;
+    this.printable = this.isPrintableAscii(bytes, start, end);
     let p = skipSpace(bytes, start, end);
     if (p >= end || bytes[p]! !== OPEN_BRACE) return false;
     p++;
@@ -172,8 +189,8 @@ export class RecordScanner {
         if (field !== NONE) {
           const flags = this.stringFlags;
           kinds[field] = flags === 0 ? PLAIN_STRING : (flags & NON_ASCII) !== 0 ? NON_ASCII_STRING : ESCAPED_STRING;
-          this.starts[field] = p + 1;
-          this.ends[field] = valueEnd;
+          starts[field] = p + 1;
+          ends[field] = valueEnd;
         }
         p = valueEnd + 1;
       } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
@@ -192,8 +209,8 @@ export class RecordScanner {
         if (valueEnd < 0) return false;
         if (field !== NONE) {
           kinds[field] = c === MINUS || c <= DIGIT_9 ? NUMBER : OTHER;
-          this.starts[field] = p;
-          this.ends[field] = valueEnd;
+          starts[field] = p;
+          ends[field] = valueEnd;
         }
         p = valueEnd;
       }
@@ -214,12 +231,56 @@ export class RecordScanner {
     }
   }
 
+  private backslashFrom(bytes: Buffer, p: number): number {
+    if (this.backslashBytes !== bytes || p < this.backslashSearchedFrom || (this.backslashAt !== -1 && this.backslashAt < p)) {
+      this.backslashBytes = bytes;
+      this.backslashSearchedFrom = p;
+      this.backslashAt = bytes.indexOf(BACKSLASH, p);
+    }
+    return this.backslashAt;
+  }
+
+  /** Whether every byte of `bytes[start, end)` is printable ASCII (0x20–0x7f), four bytes at a time. */
+  private isPrintableAscii(bytes: Buffer, start: number, end: number): boolean {
+    const offset = bytes.byteOffset;
+    let i = start;
+    const firstWord = (offset + start + 3) >> 2;
+    const lastWord = (offset + end) >> 2;
+    if (lastWord > firstWord) {
+      for (const stop = (firstWord << 2) - offset; i < stop; i++) if (!isPrintable(bytes[i]!)) return false;
+      if (this.wordsMemory !== bytes.buffer) {
+        this.wordsMemory = bytes.buffer;
+        this.words = new Uint32Array(bytes.buffer, 0, bytes.buffer.byteLength >> 2);
+      }
+      const words = this.words;
+      // A byte under 0x20 borrows into its own top bit when 0x20 is taken away; one from 0x80 up has it set.
+      for (let w = firstWord; w < lastWord; w++) {
+        const x = words[w]!;
+        if (((x - 0x20202020) | x) & 0x80808080) return false;
+      }
+      i = (lastWord << 2) - offset;
+    }
+    for (; i < end; i++) if (!isPrintable(bytes[i]!)) return false;
+    return true;
+  }
+
   /**
    * The index of the quote closing the string whose content starts at `p`, or -1 when the string is not valid
    * JSON (a raw control character, a bad escape, no closing quote before `end`). Notes escapes and bytes
    * outside ASCII in `stringFlags`.
    */
   private stringEnd(bytes: Buffer, p: number, end: number): number {
+    if (this.printable) {
+      // No control character and no byte outside ASCII in the record: the closing quote is the next quote,
+      // unless a backslash comes first (then the careful way below).
+      const quote = bytes.indexOf(QUOTE, p);
+      if (quote === -1 || quote >= end) return -1;
+      const backslash = this.backslashFrom(bytes, p);
+      if (backslash === -1 || backslash > quote) {
+        this.stringFlags = 0;
+        return quote;
+      }
+    }
     let flags = 0;
     for (; p < end; p++) {
       const c = bytes[p]!;
@@ -306,6 +367,10 @@ const CLOSE_BRACE = 125;
 /** The characters that may follow a backslash, `u` aside: `" \ / b f n r t`. */
 const SIMPLE_ESCAPE: boolean[] = [];
 for (const c of '"\\/bfnrt') SIMPLE_ESCAPE[c.charCodeAt(0)] = true;
+
+function isPrintable(c: number): boolean {
+  return c >= SPACE && c < 128;
+}
 
 function isHex(c: number): boolean {
   return (c >= DIGIT_0 && c <= DIGIT_9) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
@@ -432,15 +497,18 @@ function isPlainRepository(bytes: Buffer, start: number, end: number): boolean {
   return true;
 }
 
-/** `sha256:` and 64 lower-case hex digits (upper case goes to classifyFields, which lower-cases it). */
-function isLowerCaseDigest(bytes: Buffer, start: number, end: number): boolean {
-  if (end - start !== 71 || !startsWithAscii(bytes, 'sha256:', start)) return false;
-  for (let i = start + 7; i < end; i++) {
-    const c = bytes[i]!;
-    if (!((c >= DIGIT_0 && c <= DIGIT_9) || (c >= 97 && c <= 102))) return false;
+/** Whether the raw bytes of a string hold `acr-cache-cleaner` or a `\u` escape (either could decode to this tool's name). */
+function mayNameThisTool(bytes: Buffer, start: number, end: number): boolean {
+  const last = end - OWN_NAME.length;
+  for (let i = start; i < end; i++) {
+    const c = bytes[i];
+    if (c === BACKSLASH && bytes[i + 1] === LETTER_U && i + 1 < end) return true;
+    if (c === 97 && i <= last && startsWithAscii(bytes, OWN_NAME, i)) return true;
   }
-  return true;
+  return false;
 }
+
+const OWN_NAME = OWN_USER_AGENT_PREFIX.slice(0, -1);
 
 /** record.ts's `isOwnUserAgent` on the bytes of a plain string. */
 function isOwnUserAgentBytes(bytes: Buffer, start: number, end: number): boolean {
