@@ -21,22 +21,62 @@ export class RecordScanner {
   private stringFlags = 0;
   /** The record being scanned holds only printable ASCII (0x20–0x7f): no string can hold a control character. */
   private printable = false;
-  /** The first backslash at or after `backslashSearchedFrom` in `backslashBytes` (-1: none): one search per chunk. */
-  private backslashBytes: Buffer | undefined;
-  private backslashSearchedFrom = 0;
-  private backslashAt = -1;
+  private readonly shapes = new LearnedShapes();
+  private readonly trace = new Trace();
+  // Byte sequences searched natively, each once per chunk until passed (see NextOccurrence).
+  private readonly backslashes = new NextOccurrence(BACKSLASH);
   /** A 32-bit view of the memory of the last buffer scanned, to test four bytes at a time. */
   private wordsMemory: ArrayBufferLike | undefined;
   private words: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
   private readonly time = new ServiceTimeReader();
   /** The 64 hex digits of the digest of the last access `classify` found, as 8 integers (for AccessCounts). */
   readonly digestWords = new Int32Array(8);
+  /** Records read through a learned shape (the rest of those `read` accepted took the full scan). */
+  shapeReads = 0;
   /** The time `classify` found (clamped to the window's end), NaN when its outcome carries none. */
   timeMs = Number.NaN;
 
   /** Scans the record `bytes[start, end)`; false when it must take the generic path. */
   read(bytes: Buffer, start: number, end: number): boolean {
-    return this.scan(bytes, start, end);
+    this.printable = this.isPrintableAscii(bytes, start, end);
+    if (this.printable && this.shapes.match(this, bytes, start, end)) {
+      this.shapeReads++;
+      return true;
+    }
+    const learn = this.printable && this.shapes.wantsToLearn();
+    if (learn) this.trace.clear();
+    if (!this.scan(bytes, start, end, learn ? this.trace : undefined)) return false;
+    if (learn) this.shapes.learn(this.trace, bytes, start, end);
+    return true;
+  }
+
+  /**
+   * Reads a string token of a learned shape: `p` is just after its opening quote. Sets the field's slot, and
+   * returns the index of the closing quote, or -1.
+   */
+  readShapeString(bytes: Buffer, p: number, end: number, field: number): number {
+    const quote = this.stringEnd(bytes, p, end);
+    if (quote >= 0 && field !== NONE) {
+      this.kinds[field] = this.stringFlags === 0 ? PLAIN_STRING : ESCAPED_STRING;
+      this.starts[field] = p;
+      this.ends[field] = quote;
+    }
+    return quote;
+  }
+
+  readShapeNumber(bytes: Buffer, p: number, end: number, field: number): number {
+    const numberEnds = numberEnd(bytes, p, end);
+    if (numberEnds >= 0 && field !== NONE) {
+      this.kinds[field] = NUMBER;
+      this.starts[field] = p;
+      this.ends[field] = numberEnds;
+    }
+    return numberEnds;
+  }
+
+  /** Sets every slot to what a shape says it holds before its tokens are read (absent, or OTHER). */
+  presetKinds(kinds: Uint8Array): void {
+    this.kinds.set(kinds);
   }
 
   /** The fields of the record `read` accepted, as `JSON.parse` and fields.ts would give them. */
@@ -95,10 +135,10 @@ export class RecordScanner {
     const userAgentKind = kinds[USER_AGENT];
     if (ignoreUserAgents === undefined) {
       if (userAgentKind === ABSENT) return 'access';
-      if (userAgentKind === PLAIN_STRING) return isOwnUserAgentBytes(bytes, starts[USER_AGENT]!, ends[USER_AGENT]!) ? 'own-user-agent' : 'access';
+      if (userAgentKind === PLAIN_STRING) return this.isOwnUserAgentBytes(bytes, starts[USER_AGENT]!, ends[USER_AGENT]!) ? 'own-user-agent' : 'access';
       // Escaped or not ASCII (many real user agents): decoding can only make this tool's name appear from its
       // bytes as they are or from a \u escape (no other escape gives a letter or a dash).
-      if ((userAgentKind === ESCAPED_STRING || userAgentKind === NON_ASCII_STRING) && !mayNameThisTool(bytes, starts[USER_AGENT]!, ends[USER_AGENT]!)) return 'access';
+      if ((userAgentKind === ESCAPED_STRING || userAgentKind === NON_ASCII_STRING) && !this.mayNameThisTool(bytes, starts[USER_AGENT]!, ends[USER_AGENT]!)) return 'access';
     }
     const userAgent = this.value(bytes, USER_AGENT) ?? '';
     if (isOwnUserAgent(userAgent)) return 'own-user-agent';
@@ -141,10 +181,9 @@ export class RecordScanner {
     }
   }
 
-  private scan(bytes: Buffer, start: number, end: number): boolean {
+  private scan(bytes: Buffer, start: number, end: number, trace: Trace | undefined): boolean {
     const { kinds, starts, ends } = this;
     for (let f = 0; f < FIELD_COUNT; f++) kinds[f] = ABSENT;
-    this.printable = this.isPrintableAscii(bytes, start, end);
     let p = skipSpace(bytes, start, end);
     if (p >= end || bytes[p]! !== OPEN_BRACE) return false;
     p++;
@@ -179,6 +218,7 @@ export class RecordScanner {
         c = bytes[p]!;
         if (field === PROPERTIES) {
           for (let f = FIRST_PROPERTY; f < FIELD_COUNT; f++) kinds[f] = ABSENT;
+          trace?.resetProperties();
           field = NONE;
           if (c === OPEN_BRACE) propertiesDepth = 2;
         }
@@ -192,9 +232,13 @@ export class RecordScanner {
           starts[field] = p + 1;
           ends[field] = valueEnd;
         }
+        trace?.token(p + 1, valueEnd, false, field);
         p = valueEnd + 1;
       } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
-        if (field !== NONE) kinds[field] = OTHER;
+        if (field !== NONE) {
+          kinds[field] = OTHER;
+          trace?.other(field);
+        }
         if (++depth > MAX_DEPTH) return false;
         if (c === OPEN_BRACKET) arrays |= 1 << depth;
         else arrays &= ~(1 << depth);
@@ -207,11 +251,14 @@ export class RecordScanner {
       } else {
         const valueEnd = c === MINUS || (c >= DIGIT_0 && c <= DIGIT_9) ? numberEnd(bytes, p, end) : literalEnd(bytes, p, end, c);
         if (valueEnd < 0) return false;
+        const isNumber = c === MINUS || c <= DIGIT_9;
         if (field !== NONE) {
-          kinds[field] = c === MINUS || c <= DIGIT_9 ? NUMBER : OTHER;
+          kinds[field] = isNumber ? NUMBER : OTHER;
           starts[field] = p;
           ends[field] = valueEnd;
+          if (!isNumber) trace?.other(field);
         }
+        if (isNumber) trace?.token(p, valueEnd, true, field);
         p = valueEnd;
       }
       // After a value: a comma and the next member, or the closing of one or more containers.
@@ -231,13 +278,28 @@ export class RecordScanner {
     }
   }
 
-  private backslashFrom(bytes: Buffer, p: number): number {
-    if (this.backslashBytes !== bytes || p < this.backslashSearchedFrom || (this.backslashAt !== -1 && this.backslashAt < p)) {
-      this.backslashBytes = bytes;
-      this.backslashSearchedFrom = p;
-      this.backslashAt = bytes.indexOf(BACKSLASH, p);
+  /** record.ts's `isOwnUserAgent` on the bytes of a plain string: this tool's name first, or after a space. */
+  private isOwnUserAgentBytes(bytes: Buffer, start: number, end: number): boolean {
+    const last = end - OWN_USER_AGENT_PREFIX.length;
+    if (start <= last && startsWithAscii(bytes, OWN_USER_AGENT_PREFIX, start)) return true;
+    for (let i = start; i < last; i++) {
+      if (bytes[i] === SPACE && bytes[i + 1] === 97 && startsWithAscii(bytes, OWN_USER_AGENT_PREFIX, i + 1)) return true;
     }
-    return this.backslashAt;
+    return false;
+  }
+
+  /**
+   * Whether an escaped string could decode to hold this tool's name: only if its bytes hold the name as it is, or a
+   * `\u` escape (no other escape gives a letter or a dash).
+   */
+  private mayNameThisTool(bytes: Buffer, start: number, end: number): boolean {
+    const last = end - OWN_NAME.length;
+    for (let i = start; i < end; i++) {
+      const c = bytes[i];
+      if (c === BACKSLASH && bytes[i + 1] === LETTER_U && i + 1 < end) return true;
+      if (c === 97 && i <= last && startsWithAscii(bytes, OWN_NAME, i)) return true;
+    }
+    return false;
   }
 
   /** Whether every byte of `bytes[start, end)` is printable ASCII (0x20–0x7f), four bytes at a time. */
@@ -254,7 +316,16 @@ export class RecordScanner {
       }
       const words = this.words;
       // A byte under 0x20 borrows into its own top bit when 0x20 is taken away; one from 0x80 up has it set.
-      for (let w = firstWord; w < lastWord; w++) {
+      // Four words a turn: one test instead of four.
+      let w = firstWord;
+      for (const stop = lastWord - 3; w < stop; w += 4) {
+        const a = words[w]!;
+        const b = words[w + 1]!;
+        const c = words[w + 2]!;
+        const d = words[w + 3]!;
+        if (((a - 0x20202020) | a | (b - 0x20202020) | b | (c - 0x20202020) | c | (d - 0x20202020) | d) & 0x80808080) return false;
+      }
+      for (; w < lastWord; w++) {
         const x = words[w]!;
         if (((x - 0x20202020) | x) & 0x80808080) return false;
       }
@@ -275,7 +346,7 @@ export class RecordScanner {
       // unless a backslash comes first (then the careful way below).
       const quote = bytes.indexOf(QUOTE, p);
       if (quote === -1 || quote >= end) return -1;
-      const backslash = this.backslashFrom(bytes, p);
+      const backslash = this.backslashes.at(bytes, p);
       if (backslash === -1 || backslash > quote) {
         this.stringFlags = 0;
         return quote;
@@ -497,29 +568,6 @@ function isPlainRepository(bytes: Buffer, start: number, end: number): boolean {
   return true;
 }
 
-/** Whether the raw bytes of a string hold `acr-cache-cleaner` or a `\u` escape (either could decode to this tool's name). */
-function mayNameThisTool(bytes: Buffer, start: number, end: number): boolean {
-  const last = end - OWN_NAME.length;
-  for (let i = start; i < end; i++) {
-    const c = bytes[i];
-    if (c === BACKSLASH && bytes[i + 1] === LETTER_U && i + 1 < end) return true;
-    if (c === 97 && i <= last && startsWithAscii(bytes, OWN_NAME, i)) return true;
-  }
-  return false;
-}
-
-const OWN_NAME = OWN_USER_AGENT_PREFIX.slice(0, -1);
-
-/** record.ts's `isOwnUserAgent` on the bytes of a plain string. */
-function isOwnUserAgentBytes(bytes: Buffer, start: number, end: number): boolean {
-  const last = end - OWN_USER_AGENT_PREFIX.length;
-  if (start <= last && startsWithAscii(bytes, OWN_USER_AGENT_PREFIX, start)) return true;
-  for (let i = start; i < last; i++) {
-    if (bytes[i] === SPACE && bytes[i + 1] === 97 && startsWithAscii(bytes, OWN_USER_AGENT_PREFIX, i + 1)) return true;
-  }
-  return false;
-}
-
 /**
  * Whether the last segment of a resource id (`…/REGISTRIES/NAME`), lower-cased, is `registryName`; undefined for
  * an empty or `<nil>` resource id (classifyFields then looks at the login server).
@@ -586,4 +634,164 @@ function twoDigits(bytes: Buffer, at: number): number {
   const tens = bytes[at]! - DIGIT_0;
   const ones = bytes[at + 1]! - DIGIT_0;
   return tens >= 0 && tens <= 9 && ones >= 0 && ones <= 9 ? tens * 10 + ones : 10_000;
+}
+
+/**
+ * The next occurrence of a byte sequence at or after a position, found with one native search that holds until the
+ * position passes it: over a chunk of records, a sequence that is rare costs one search, not one per record.
+ */
+const OWN_NAME = OWN_USER_AGENT_PREFIX.slice(0, -1);
+
+class NextOccurrence {
+  private bytes: Buffer | undefined;
+  private searchedFrom = 0;
+  private found = -1;
+
+  private readonly length: number;
+
+  /** A byte, or a sequence of bytes. */
+  constructor(private readonly needle: number | Buffer) {
+    this.length = typeof needle === 'number' ? 1 : needle.length;
+  }
+
+  at(bytes: Buffer, from: number): number {
+    if (this.bytes !== bytes || from < this.searchedFrom || (this.found !== -1 && this.found < from)) {
+      this.bytes = bytes;
+      this.searchedFrom = from;
+      this.found = bytes.indexOf(this.needle, from);
+    }
+    return this.found;
+  }
+
+  /** Whether the sequence occurs wholly inside `bytes[start, end)`. */
+  within(bytes: Buffer, start: number, end: number): boolean {
+    const found = this.at(bytes, start);
+    return found !== -1 && found + this.length <= end;
+  }
+}
+
+/**
+ * What a generic scan of a printable record saw, to learn its shape from: where its variable tokens (string
+ * contents and numbers) are, and which token, if any, each field slot finally holds (a later key of the same
+ * name, or a later `properties`, takes over, as in the scan).
+ */
+class Trace {
+  readonly starts: number[] = [];
+  readonly ends: number[] = [];
+  readonly numbers: boolean[] = [];
+  /** Per slot: the token it holds, OWNER_OTHER (a container or a literal), or OWNER_ABSENT. */
+  readonly owners = new Int32Array(FIELD_COUNT);
+
+  clear(): void {
+    this.starts.length = 0;
+    this.ends.length = 0;
+    this.numbers.length = 0;
+    this.owners.fill(OWNER_ABSENT);
+  }
+
+  token(start: number, end: number, isNumber: boolean, field: number): void {
+    if (field !== NONE) this.owners[field] = this.starts.length;
+    this.starts.push(start);
+    this.ends.push(end);
+    this.numbers.push(isNumber);
+  }
+
+  other(field: number): void {
+    this.owners[field] = OWNER_OTHER;
+  }
+
+  resetProperties(): void {
+    for (let f = FIRST_PROPERTY; f < FIELD_COUNT; f++) this.owners[f] = OWNER_ABSENT;
+  }
+}
+
+const OWNER_ABSENT = -2;
+const OWNER_OTHER = -1;
+
+/**
+ * A record's shape: its bytes with the variable tokens (string contents, numbers) taken out. A record of the same
+ * shape has exactly these bytes around tokens of its own; matching them proves it is the same JSON structure —
+ * the same keys at the same depths, hence the same fields — so only its tokens need reading.
+ */
+class Shape {
+  constructor(
+    /** The bytes before each token, and after the last. */
+    readonly fixed: Buffer[],
+    readonly numbers: boolean[],
+    /** The slot each token fills (NONE for most). */
+    readonly fields: Int32Array,
+    /** Each slot before the tokens are read: ABSENT, or OTHER. */
+    readonly kinds: Uint8Array,
+  ) {}
+
+  matches = 0;
+}
+
+/** The few shapes a log's producers write, most recently matched first. */
+class LearnedShapes {
+  private readonly shapes: Shape[] = [];
+  /** Records in a row that matched no shape: after many, learning pauses (a log of ever-new shapes). */
+  private misses = 0;
+
+  wantsToLearn(): boolean {
+    this.misses++;
+    return this.misses <= MISSES_BEFORE_PAUSE || this.misses % MISSES_BEFORE_PAUSE === 0;
+  }
+
+  match(scanner: RecordScanner, bytes: Buffer, start: number, end: number): boolean {
+    const shapes = this.shapes;
+    for (let i = 0; i < shapes.length; i++) {
+      const shape = shapes[i]!;
+      if (!matchShape(shape, scanner, bytes, start, end)) continue;
+      // The most matched shape is tried first (a mismatch can cost half a record's work).
+      shape.matches++;
+      if (i > 0 && shape.matches > shapes[i - 1]!.matches) {
+        shapes[i] = shapes[i - 1]!;
+        shapes[i - 1] = shape;
+      }
+      this.misses = 0;
+      return true;
+    }
+    return false;
+  }
+
+  learn(trace: Trace, bytes: Buffer, start: number, end: number): void {
+    const count = trace.starts.length;
+    const fixed: Buffer[] = [];
+    let from = start;
+    for (let t = 0; t < count; t++) {
+      fixed.push(Buffer.from(bytes.subarray(from, trace.starts[t])));
+      from = trace.ends[t]!;
+    }
+    fixed.push(Buffer.from(bytes.subarray(from, end)));
+    const fields = new Int32Array(count).fill(NONE);
+    const kinds = new Uint8Array(FIELD_COUNT);
+    for (let f = 0; f < FIELD_COUNT; f++) {
+      const owner = trace.owners[f]!;
+      if (owner >= 0) fields[owner] = f;
+      kinds[f] = owner === OWNER_OTHER ? OTHER : ABSENT;
+    }
+    if (this.shapes.length >= MAX_SHAPES) this.shapes.pop();
+    this.shapes.push(new Shape(fixed, [...trace.numbers], fields, kinds));
+  }
+}
+
+const MAX_SHAPES = 8;
+const MISSES_BEFORE_PAUSE = 64;
+
+function matchShape(shape: Shape, scanner: RecordScanner, bytes: Buffer, start: number, end: number): boolean {
+  const { fixed, numbers, fields } = shape;
+  let p = start;
+  const tokens = numbers.length;
+  scanner.presetKinds(shape.kinds);
+  for (let t = 0; ; t++) {
+    const expected = fixed[t]!;
+    const length = expected.length;
+    if (p + length > end) return false;
+    for (let i = 0; i < length; i++) if (bytes[p + i] !== expected[i]) return false;
+    p += length;
+    if (t === tokens) return p === end;
+    p = numbers[t] ? scanner.readShapeNumber(bytes, p, end, fields[t]!) : scanner.readShapeString(bytes, p, end, fields[t]!);
+    if (p < 0) return false;
+  }
 }

@@ -7,7 +7,7 @@ import { MAX_RECORD_BYTES } from '../../src/accessLog/lines.js';
 import { LogFileReader, readLogStream, settleLastLines } from '../../src/accessLog/logFile.js';
 import { classifyFields, type RecordFilter } from '../../src/accessLog/record.js';
 import { RecordScanner } from '../../src/accessLog/recordShape.js';
-import { awkwardRecord, toJson, writeJson } from '../support/awkwardJson.js';
+import { awkwardRecord, awkwardRecordJson, retokened, toJson, writeJson } from '../support/awkwardJson.js';
 import { logRecord } from '../support/syntheticCache.js';
 
 const NOW = Date.parse('2026-11-27T02:00:00Z');
@@ -33,8 +33,7 @@ function normalized(fields: RecordFields): RecordFields {
  * Holds one record's fast path to the generic path: when the scanner reads it, its fields are JSON.parse's, and
  * whatever it decides on bytes is what classifyFields decides. Returns whether the scanner took it.
  */
-function checkRecord(bytes: Buffer): boolean {
-  const scanner = new RecordScanner();
+function checkRecord(bytes: Buffer, scanner = new RecordScanner()): boolean {
   const expected = reference(bytes);
   if (!scanner.read(bytes, 0, bytes.length)) return false;
   expect(expected).not.toBe('malformed');
@@ -56,6 +55,24 @@ function checkRecord(bytes: Buffer): boolean {
   return true;
 }
 
+/** A piece of damage: text, or one raw byte (a control character, a byte that is not UTF-8). */
+const damage = fc.oneof(
+  fc.constantFrom('', '"', '{', '}', '[', ']', ',', ':', '\\', '\\u12', '\\x', '1', '-', 'e', ' ', '\t', 't', 'n').map((text) => Buffer.from(text)),
+  fc.constantFrom(0x01, 0x0d, 0x1f, 0x7f, 0x80, 0xc3, 0xff).map((byte) => Buffer.from([byte])),
+);
+
+/** One of the record's structural bytes (`{}[],:` or a blank), picked by `seed`: where a shape's own bytes are. */
+function structuralPosition(bytes: Buffer, seed: number): number {
+  const positions: number[] = [];
+  for (let i = 0; i < bytes.length; i++) if ('{}[],: '.includes(String.fromCharCode(bytes[i]!))) positions.push(i);
+  return positions.length === 0 ? seed : positions[seed % positions.length]!;
+}
+
+function damaged(bytes: Buffer, position: number, piece: Buffer, how: 'insert' | 'replace'): Buffer {
+  const at = position % (bytes.length + 1);
+  return Buffer.concat([bytes.subarray(0, at), piece, bytes.subarray(how === 'replace' ? at + 1 : at)]);
+}
+
 describe('the byte-level fast path agrees with JSON.parse', () => {
   it('on awkward records: key order, spacing, decoys nested first, duplicated keys, \\u escapes, non-ASCII, case, drift, time formats', () => {
     let taken = 0;
@@ -70,17 +87,41 @@ describe('the byte-level fast path agrees with JSON.parse', () => {
   });
 
   it('on damaged records: any byte inserted, replaced or cut, raw control characters, invalid UTF-8', () => {
-    const damage = fc.constantFrom('', '"', '{', '}', '[', ']', ',', ':', '\\', '\\u12', '\\x', '1', '-', 'e', ' ', '\t', '\r', '\u0001', '\u00ff', 't', 'n');
     fc.assert(
-      fc.property(awkwardRecord(), fc.nat(), damage, fc.constantFrom('insert', 'replace', 'cut'), fc.boolean(), (text, position, insert, how, rawByte) => {
+      fc.property(awkwardRecord(), fc.nat(), damage, fc.constantFrom('insert', 'replace', 'cut' as const), (text, position, piece, how) => {
         const bytes = Buffer.from(text);
-        const at = position % (bytes.length + 1);
-        const piece = rawByte && insert.length === 1 ? Buffer.from([insert.charCodeAt(0)]) : Buffer.from(insert);
-        const damaged = how === 'cut' ? bytes.subarray(0, at) : Buffer.concat([bytes.subarray(0, at), piece, bytes.subarray(how === 'replace' ? at + 1 : at)]);
-        checkRecord(damaged);
+        checkRecord(how === 'cut' ? bytes.subarray(0, position % (bytes.length + 1)) : damaged(bytes, position, piece, how));
       }),
       { numRuns: 4000 },
     );
+  });
+
+  it('through learned shapes: many records of one shape, any tokens, and near misses of the shape', () => {
+    let throughShapes = 0;
+    fc.assert(
+      fc.property(awkwardRecordJson(), fc.array(fc.tuple(fc.nat(), fc.nat({ max: 7 }), fc.nat(), damage), { minLength: 2, maxLength: 40 }), ({ json, style }, variants) => {
+        const scanner = new RecordScanner();
+        checkRecord(Buffer.from(writeJson(json, style)), scanner);
+        for (const [seed, change, position, piece] of variants) {
+          const bytes = Buffer.from(writeJson(retokened(json, seed, change === 0), style));
+          // Now and then a byte inserted, replaced or cut anywhere, the shape's own bytes included.
+          const variant =
+            change === 1
+              ? damaged(bytes, position, piece, 'insert')
+              : change === 2
+                ? damaged(bytes, structuralPosition(bytes, position), piece, 'replace')
+                : change === 3
+                  ? bytes.subarray(0, position % (bytes.length + 1))
+                  : change === 4
+                    ? Buffer.concat([bytes, piece])
+                    : bytes;
+          checkRecord(variant, scanner);
+        }
+        throughShapes += scanner.shapeReads;
+      }),
+      { numRuns: 600 },
+    );
+    expect(throughShapes).toBeGreaterThan(800);
   });
 
   it('on generic JSON values and deep nesting', () => {

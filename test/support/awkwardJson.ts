@@ -132,6 +132,11 @@ export interface AwkwardRecordOptions {
 
 /** One record as JSON text: a real record, then shuffled, spaced, escaped, mutated, with decoys. */
 export function awkwardRecord(options: AwkwardRecordOptions = {}): fc.Arbitrary<string> {
+  return awkwardRecordJson(options).map(({ json, style }) => writeJson(json, style));
+}
+
+/** {@link awkwardRecord} before it is written: the value and the style to write it in. */
+export function awkwardRecordJson(options: AwkwardRecordOptions = {}): fc.Arbitrary<{ json: Json; style: JsonStyle }> {
   return fc
     .record({
       time: awkwardTime,
@@ -161,8 +166,48 @@ export function awkwardRecord(options: AwkwardRecordOptions = {}): fc.Arbitrary<
         if (change.path === 'top') top = mutate(top, change);
         else top = top.map(([key, value]) => (key === 'properties' && 'object' in value ? [key, { object: mutate(value.object, change) }] : [key, value]));
       }
-      return writeJson({ object: top }, r.style);
+      return { json: { object: top } as Json, style: r.style };
     });
+}
+
+/**
+ * The same structure with other tokens: every string and number replaced (strings by any text: quotes, escapes,
+ * non-ASCII), or, with `nearMiss`, one structural change (a renamed key, a string become a number or an object).
+ */
+export function retokened(json: Json, seed: number, nearMiss: boolean): Json {
+  let state = seed >>> 0;
+  const next = () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state;
+  };
+  const texts = ['', 'x', '"', '\\', 'a"b\\c', '}{][,:', 'acr-cache-cleaner/0.1.0', 'ContainerRegistryRepositoryEvents', 'Pull', '200', '2026-11-26T10:00:00.1234567Z', `sha256:${'e'.repeat(64)}`, '<nil>', '\u0001'];
+  const rare = ['café ✓', '😀', 'a\tb'];
+  const numbers = ['0', '-1', '200', '2e2', '1.5', '-0', '1e400', '12345678901234567890'];
+  let misses = nearMiss ? 1 : 0;
+  const walk = (value: Json): Json => {
+    if ('object' in value) {
+      return {
+        object: value.object.map(([key, member]): [string, Json] => {
+          if (misses > 0 && next() % 23 === 0) {
+            misses--;
+            return [`${key}_`, walk(member)];
+          }
+          return [key, walk(member)];
+        }),
+      };
+    }
+    if ('array' in value) return { array: value.array.map(walk) };
+    if ('string' in value) {
+      if (misses > 0 && next() % 17 === 0) {
+        misses--;
+        return next() % 2 === 0 ? { number: '1' } : { object: [] };
+      }
+      return { string: next() % 50 === 0 ? rare[next() % rare.length]! : texts[next() % texts.length]! };
+    }
+    if ('number' in value) return { number: numbers[next() % numbers.length]! };
+    return value;
+  };
+  return walk(json);
 }
 
 function shuffle<T>(items: T[], order: number[]): T[] {
