@@ -17,7 +17,7 @@ import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AccessCounts, LogStats } from '../src/accessLog/counts.js';
-import { readLogStream, settleLastLines } from '../src/accessLog/logFile.js';
+import { readLogStream, finishReading } from '../src/accessLog/logFile.js';
 import { BENCH_NOW, DAY_MS, ensureLogFile, SHAPES, type RecordShape } from './logParsingData.js';
 
 const { values } = parseArgs({ options: { mb: { type: 'string', default: '200' }, runs: { type: 'string', default: '3' }, measure: { type: 'string' } } });
@@ -40,7 +40,7 @@ async function measureOnce(path: string): Promise<Measurement> {
   const started = process.hrtime.bigint();
   const cpu = process.cpuUsage();
   await readLogStream(path, createReadStream(path, { highWaterMark: 256 * 1024 }), { window: { startMs: BENCH_NOW.getTime() - 7 * DAY_MS, endMs: BENCH_NOW.getTime() }, registryName: 'cicache' }, counts, stats);
-  settleLastLines(counts, stats);
+  finishReading(counts, stats);
   const used = process.cpuUsage(cpu);
   return {
     bytes: stats.bytesRead,

@@ -151,9 +151,9 @@ export class LogStats {
   notes: string[] = [];
   /** Records read by recordShape.ts's scanner rather than JSON.parse (for the benchmark). */
   fastPathRecords = 0;
-  /** The newest file read in each archive folder (logFile.ts `settleLastLines`). */
+  /** The newest file read in each archive folder (logFile.ts `finishReading`). */
   readonly newestFiles = new Map<string, string>();
-  /** Half-written last records, `truncated-line` until `settleLastLines` knows which files are the newest. */
+  /** Half-written last records, `truncated-line` until `finishReading` knows which files are the newest. */
   readonly unterminatedLastLines: { source: string; badLine: BadLine }[] = [];
 
   noteBadLine(badLine: BadLine): void {

@@ -3,7 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import type { AccessCounts, BadLine, LogStats } from './counts.js';
 import { MAX_RECORD_BYTES, RecordSplitter } from './lines.js';
-import { classifyFields, classifyRecord, isUnusable, salvageDigests, type Classified, type RecordFilter, type SkipReason } from './record.js';
+import { CLOCK_SKEW_ALLOWANCE_MS, classifyFields, classifyRecord, isUnusable, salvageDigests, type Classified, type RecordFilter, type SkipReason } from './record.js';
 import { RecordScanner } from './recordShape.js';
 import { archivePathRange } from './sources/archiveLayout.js';
 
@@ -201,9 +201,15 @@ function noteFileRead(stats: LogStats, source: string): void {
  * Called once every file is read. The half-written last record of the newest file of each archive folder (by
  * the path's hour, else by name) is the file still being appended to: `incomplete-last-line`, normal, not
  * unusable evidence. Any other file's stays `truncated-line`. Either way the digests its text names stay
- * uncertain: the record was most likely a pull being logged.
+ * uncertain: the record was most likely a pull being logged. Records dated in the future get a note.
  */
-export function settleLastLines(counts: AccessCounts, stats: LogStats): void {
+export function finishReading(counts: AccessCounts, stats: LogStats): void {
+  const future = stats.skipped['future-time'];
+  if (future > 0) {
+    stats.notes.push(
+      `${future} record(s) dated more than ${CLOCK_SKEW_ALLOWANCE_MS / 60_000} minutes after now were not counted and do not make the logs look fresher; the manifests they name are kept`,
+    );
+  }
   for (const { source, badLine } of stats.unterminatedLastLines) {
     if (stats.newestFiles.get(archiveFolder(source)) !== source) continue;
     stats.skipped['truncated-line']--;

@@ -51,6 +51,13 @@ describe('records dated after now', () => {
     expect(stats.skipped['future-time']).toBe(1);
     expect(count('ci/app', 'future')).toBe(0);
     expect([...counts.uncertainDigests]).toEqual([digest('future')]);
+    expect(stats.badLines.map((bad) => `${bad.line}:${bad.reason}`)).toEqual(['2:future-time']);
+  });
+
+  it('are named in the report of a folder read', async () => {
+    const { stats } = await readDir({ [archiveBlobPath(registryResourceId('cicache'), new Date(NOW - HOUR))]: jsonLine(pull('ci/app', 'ahead', new Date(NOW + 3 * HOUR))) });
+    expect(stats.skipped['future-time']).toBe(1);
+    expect(stats.notes.some((note) => note.startsWith('1 record(s) dated more than 5 minutes after now were not counted'))).toBe(true);
   });
 
   it('within the clock-skew allowance count as if made now', () => {

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { AccessCounts, LogStats } from '../../src/accessLog/counts.js';
 import { extractFields, MalformedRecordError, type RecordFields } from '../../src/accessLog/fields.js';
 import { MAX_RECORD_BYTES } from '../../src/accessLog/lines.js';
-import { LogFileReader, readLogStream, settleLastLines } from '../../src/accessLog/logFile.js';
+import { LogFileReader, readLogStream, finishReading } from '../../src/accessLog/logFile.js';
 import { classifyFields, type RecordFilter } from '../../src/accessLog/record.js';
 import { RecordScanner } from '../../src/accessLog/recordShape.js';
 import { awkwardRecord, awkwardRecordJson, retokened, toJson, writeJson } from '../support/awkwardJson.js';
@@ -175,7 +175,7 @@ function read(bytes: Buffer, cuts: number[], fastPath: boolean, filter: RecordFi
   }
   reader.push(bytes.subarray(previous));
   reader.end();
-  settleLastLines(counts, stats);
+  finishReading(counts, stats);
   return { ...summary(counts, stats), fastPathRecords: stats.fastPathRecords };
 }
 

@@ -2,7 +2,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { open, readdir, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { AccessCounts, LogStats } from '../counts.js';
-import { readLogStream, settleLastLines } from '../logFile.js';
+import { readLogStream, finishReading } from '../logFile.js';
 import type { RecordFilter } from '../record.js';
 import { mayHoldWindow, pathPatternMatcher } from './archiveLayout.js';
 import { LogSourceError, type AccessLogSource, type LogReadResult } from './source.js';
@@ -38,7 +38,7 @@ export class LocalDirLogSource implements AccessLogSource {
     } finally {
       for (const file of ahead) await (await file).close();
     }
-    settleLastLines(counts, stats);
+    finishReading(counts, stats);
     if (skippedOutsideWindow > 0) stats.notes.push(`${skippedOutsideWindow} archive folders or files outside the window were not read`);
     return { counts, stats };
   }
