@@ -30,11 +30,13 @@ export class LogFileReader {
   /** Bytes of the file as read. */
   push(chunk: Buffer | string): void {
     this.stats.bytesRead += chunk.length;
-    this.splitter.push(chunk);
+    this.pushDecoded(chunk);
   }
 
   /** Bytes decoded from the file (decompressed): not counted again as bytes read. */
-  pushDecoded(chunk: Buffer): void {
+  pushDecoded(chunk: Buffer | string): void {
+    // The scanner remembers searches by buffer; a producer may hand the same buffer again with new bytes.
+    this.scanner?.forgetSearches();
     this.splitter.push(chunk);
   }
 

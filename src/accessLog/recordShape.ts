@@ -1,6 +1,54 @@
 import { digestWordsOfBytes } from './counts.js';
 import { emptyFields, type RecordFields } from './fields.js';
+import {
+  ABSENT,
+  CATEGORY,
+  DIGEST,
+  ESCAPED_STRING,
+  FIELD_COUNT,
+  FIRST_PROPERTY,
+  LOGIN_SERVER,
+  NON_ASCII_STRING,
+  NONE,
+  NUMBER,
+  OPERATION_NAME,
+  OTHER,
+  PLAIN_STRING,
+  PROPERTIES,
+  PROPERTY_SLOTS,
+  REPOSITORY,
+  RESOURCE_ID,
+  RESULT_DESCRIPTION,
+  RESULT_TYPE,
+  TIME,
+  TOP_LEVEL_SLOTS,
+  USER_AGENT,
+} from './fieldSlots.js';
+import { LearnedShapes, Trace } from './learnedShapes.js';
 import { CLOCK_SKEW_ALLOWANCE_MS, isOwnUserAgent, OWN_USER_AGENT_PREFIX, REPOSITORY_EVENTS_CATEGORY, type RecordFilter, type SkipReason } from './record.js';
+import {
+  BACKSLASH,
+  CLOSE_BRACE,
+  CLOSE_BRACKET,
+  COLON,
+  COMMA,
+  DIGIT_0,
+  DIGIT_9,
+  equalsAscii,
+  isPlainRepository,
+  isPullOrPush,
+  isRegistryResource,
+  isSuccessStatus,
+  LETTER_U,
+  MINUS,
+  NextOccurrence,
+  OPEN_BRACE,
+  OPEN_BRACKET,
+  QUOTE,
+  ServiceTimeReader,
+  SPACE,
+  startsWithAscii,
+} from './recordBytes.js';
 
 /**
  * The fast path through a record: one pass over its bytes that validates the whole JSON grammar — strings and
@@ -9,9 +57,10 @@ import { CLOCK_SKEW_ALLOWANCE_MS, isOwnUserAgent, OWN_USER_AGENT_PREFIX, REPOSIT
  * own depth (the top level, or directly in the top-level `properties` object), and a key given twice counts
  * with its last value, as `JSON.parse` does.
  *
- * Whatever it cannot prove it reads exactly as `JSON.parse` would — an escaped key, a raw control character,
- * nesting deeper than {@link MAX_DEPTH}, anything malformed — makes `read` answer false, and the caller takes
- * the generic path (fields.ts). A property test holds both paths to identical fields and classifications.
+ * Whatever it cannot prove it reads exactly as `JSON.parse` would — a raw control character, nesting deeper
+ * than {@link MAX_DEPTH}, anything malformed — makes `read` answer false, and the caller takes the generic path
+ * (fields.ts). Records of a shape seen before are read faster still (learnedShapes.ts). Property tests hold the
+ * paths to identical fields and classifications.
  */
 export class RecordScanner {
   private readonly kinds = new Uint8Array(FIELD_COUNT);
@@ -35,6 +84,11 @@ export class RecordScanner {
   shapeReads = 0;
   /** The time `classify` found (clamped to the window's end), NaN when its outcome carries none. */
   timeMs = Number.NaN;
+
+  /** Forgets the native searches it remembers for the buffers it has seen (see NextOccurrence). */
+  forgetSearches(): void {
+    this.backslashes.forget();
+  }
 
   /** Scans the record `bytes[start, end)`; false when it must take the generic path. */
   read(bytes: Buffer, start: number, end: number): boolean {
@@ -379,61 +433,8 @@ export class RecordScanner {
 /** Containers nested deeper than this take the generic path (the bit set of arrays holds 31 levels). */
 export const MAX_DEPTH = 30;
 
-// Field slots; the property fields come last.
-const TIME = 0;
-const CATEGORY = 1;
-const OPERATION_NAME = 2;
-const RESULT_TYPE = 3;
-const RESULT_DESCRIPTION = 4;
-const RESOURCE_ID = 5;
-const REPOSITORY = 6;
-const DIGEST = 7;
-const USER_AGENT = 8;
-const LOGIN_SERVER = 9;
-const FIELD_COUNT = 10;
-const FIRST_PROPERTY = REPOSITORY;
-const NONE = -1;
-const PROPERTIES = -2;
-const TOP_LEVEL_SLOTS = new Map<string, number>([
-  ['time', TIME],
-  ['category', CATEGORY],
-  ['operationName', OPERATION_NAME],
-  ['resultType', RESULT_TYPE],
-  ['resultDescription', RESULT_DESCRIPTION],
-  ['resourceId', RESOURCE_ID],
-  ['properties', PROPERTIES],
-]);
-const PROPERTY_SLOTS = new Map<string, number>([
-  ['repository', REPOSITORY],
-  ['digest', DIGEST],
-  ['userAgent', USER_AGENT],
-  ['loginServer', LOGIN_SERVER],
-]);
-
-// What a field slot holds.
-const ABSENT = 0;
-const PLAIN_STRING = 1;
-const ESCAPED_STRING = 2;
-const NON_ASCII_STRING = 3;
-const NUMBER = 4;
-const OTHER = 5;
-
 const ESCAPED = 1;
 const NON_ASCII = 2;
-
-const SPACE = 32;
-const QUOTE = 34;
-const COMMA = 44;
-const MINUS = 45;
-const DIGIT_0 = 48;
-const DIGIT_9 = 57;
-const COLON = 58;
-const OPEN_BRACKET = 91;
-const BACKSLASH = 92;
-const CLOSE_BRACKET = 93;
-const LETTER_U = 117;
-const OPEN_BRACE = 123;
-const CLOSE_BRACE = 125;
 
 /** The characters that may follow a backslash, `u` aside: `" \ / b f n r t`. */
 const SIMPLE_ESCAPE: boolean[] = [];
@@ -539,259 +540,4 @@ function propertyField(bytes: Buffer, at: number, length: number): number {
   }
 }
 
-function startsWithAscii(bytes: Buffer, word: string, at: number): boolean {
-  for (let i = 0; i < word.length; i++) if (bytes[at + i] !== word.charCodeAt(i)) return false;
-  return true;
-}
-
-function equalsAscii(bytes: Buffer, start: number, end: number, word: string): boolean {
-  return end - start === word.length && startsWithAscii(bytes, word, start);
-}
-
-/** Exactly `Pull` or `Push` (other spellings go to classifyFields, which compares without case). */
-function isPullOrPush(bytes: Buffer, start: number, end: number): boolean {
-  return end - start === 4 && bytes[start] === 80 && bytes[start + 1] === 117 && ((bytes[start + 2] === 108 && bytes[start + 3] === 108) || (bytes[start + 2] === 115 && bytes[start + 3] === 104));
-}
-
-/** Exactly `200` or `201`. */
-function isSuccessStatus(bytes: Buffer, start: number, end: number): boolean {
-  return end - start === 3 && bytes[start] === 50 && bytes[start + 1] === 48 && (bytes[start + 2] === 48 || bytes[start + 2] === 49);
-}
-
-/** Not empty, not `<nil>`, no upper-case letter (ASCII: the kind of a plain string guarantees it). */
-function isPlainRepository(bytes: Buffer, start: number, end: number): boolean {
-  if (end === start || (end - start === 5 && equalsAscii(bytes, start, end, '<nil>'))) return false;
-  for (let i = start; i < end; i++) {
-    const c = bytes[i]!;
-    if (c >= 65 && c <= 90) return false;
-  }
-  return true;
-}
-
-/**
- * Whether the last segment of a resource id (`…/REGISTRIES/NAME`), lower-cased, is `registryName`; undefined for
- * an empty or `<nil>` resource id (classifyFields then looks at the login server).
- */
-function isRegistryResource(bytes: Buffer, start: number, end: number, registryName: string): boolean | undefined {
-  if (end === start || (end - start === 5 && equalsAscii(bytes, start, end, '<nil>'))) return undefined;
-  let slash = end - 1;
-  while (slash >= start && bytes[slash] !== 47) slash--;
-  const from = slash + 1;
-  if (end - from !== registryName.length) return false;
-  for (let i = from; i < end; i++) {
-    let c = bytes[i]!;
-    if (c >= 65 && c <= 90) c += 32;
-    if (c !== registryName.charCodeAt(i - from)) return false;
-  }
-  return true;
-}
-
-/**
- * record.ts's `parseServiceTime` on bytes: `2025-01-30T14:19:15.1931730Z` (28 bytes) → epoch milliseconds, NaN
- * for anything else. The hour prefix is compared with the last one's, and `Date.UTC` runs once per hour.
- */
-class ServiceTimeReader {
-  private readonly hour = new Uint8Array(13);
-  private hourMs = Number.NaN;
-  subMillisecond = false;
-
-  read(bytes: Buffer, start: number, end: number): number {
-    if (end - start !== 28 || bytes[start + 27] !== 90 || bytes[start + 19] !== 46 || bytes[start + 13] !== COLON || bytes[start + 16] !== COLON) {
-      return Number.NaN;
-    }
-    if (!this.isCachedHour(bytes, start)) {
-      if (bytes[start + 4] !== MINUS || bytes[start + 7] !== MINUS || bytes[start + 10] !== 84) return Number.NaN;
-      const year = twoDigits(bytes, start) * 100 + twoDigits(bytes, start + 2);
-      const month = twoDigits(bytes, start + 5);
-      const day = twoDigits(bytes, start + 8);
-      const hour = twoDigits(bytes, start + 11);
-      if (year > 9999 || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23) return Number.NaN;
-      this.hourMs = Date.UTC(year, month - 1, day, hour);
-      this.hour.set(bytes.subarray(start, start + 13));
-    }
-    const minute = twoDigits(bytes, start + 14);
-    const second = twoDigits(bytes, start + 17);
-    if (minute > 59 || second > 59) return Number.NaN;
-    let fraction = 0;
-    for (let i = start + 20; i < start + 27; i++) {
-      const d = bytes[i]! - DIGIT_0;
-      if (d < 0 || d > 9) return Number.NaN;
-      fraction = fraction * 10 + d;
-    }
-    this.subMillisecond = fraction % 10_000 !== 0;
-    return this.hourMs + minute * 60_000 + second * 1000 + Math.floor(fraction / 10_000);
-  }
-
-  private isCachedHour(bytes: Buffer, start: number): boolean {
-    if (Number.isNaN(this.hourMs)) return false;
-    const hour = this.hour;
-    for (let i = 0; i < 13; i++) if (bytes[start + i] !== hour[i]) return false;
-    return true;
-  }
-}
-
-function twoDigits(bytes: Buffer, at: number): number {
-  const tens = bytes[at]! - DIGIT_0;
-  const ones = bytes[at + 1]! - DIGIT_0;
-  return tens >= 0 && tens <= 9 && ones >= 0 && ones <= 9 ? tens * 10 + ones : 10_000;
-}
-
-/**
- * The next occurrence of a byte sequence at or after a position, found with one native search that holds until the
- * position passes it: over a chunk of records, a sequence that is rare costs one search, not one per record.
- */
 const OWN_NAME = OWN_USER_AGENT_PREFIX.slice(0, -1);
-
-class NextOccurrence {
-  private bytes: Buffer | undefined;
-  private searchedFrom = 0;
-  private found = -1;
-
-  private readonly length: number;
-
-  /** A byte, or a sequence of bytes. */
-  constructor(private readonly needle: number | Buffer) {
-    this.length = typeof needle === 'number' ? 1 : needle.length;
-  }
-
-  at(bytes: Buffer, from: number): number {
-    if (this.bytes !== bytes || from < this.searchedFrom || (this.found !== -1 && this.found < from)) {
-      this.bytes = bytes;
-      this.searchedFrom = from;
-      this.found = bytes.indexOf(this.needle, from);
-    }
-    return this.found;
-  }
-
-  /** Whether the sequence occurs wholly inside `bytes[start, end)`. */
-  within(bytes: Buffer, start: number, end: number): boolean {
-    const found = this.at(bytes, start);
-    return found !== -1 && found + this.length <= end;
-  }
-}
-
-/**
- * What a generic scan of a printable record saw, to learn its shape from: where its variable tokens (string
- * contents and numbers) are, and which token, if any, each field slot finally holds (a later key of the same
- * name, or a later `properties`, takes over, as in the scan).
- */
-class Trace {
-  readonly starts: number[] = [];
-  readonly ends: number[] = [];
-  readonly numbers: boolean[] = [];
-  /** Per slot: the token it holds, OWNER_OTHER (a container or a literal), or OWNER_ABSENT. */
-  readonly owners = new Int32Array(FIELD_COUNT);
-
-  clear(): void {
-    this.starts.length = 0;
-    this.ends.length = 0;
-    this.numbers.length = 0;
-    this.owners.fill(OWNER_ABSENT);
-  }
-
-  token(start: number, end: number, isNumber: boolean, field: number): void {
-    if (field !== NONE) this.owners[field] = this.starts.length;
-    this.starts.push(start);
-    this.ends.push(end);
-    this.numbers.push(isNumber);
-  }
-
-  other(field: number): void {
-    this.owners[field] = OWNER_OTHER;
-  }
-
-  resetProperties(): void {
-    for (let f = FIRST_PROPERTY; f < FIELD_COUNT; f++) this.owners[f] = OWNER_ABSENT;
-  }
-}
-
-const OWNER_ABSENT = -2;
-const OWNER_OTHER = -1;
-
-/**
- * A record's shape: its bytes with the variable tokens (string contents, numbers) taken out. A record of the same
- * shape has exactly these bytes around tokens of its own; matching them proves it is the same JSON structure —
- * the same keys at the same depths, hence the same fields — so only its tokens need reading.
- */
-class Shape {
-  constructor(
-    /** The bytes before each token, and after the last. */
-    readonly fixed: Buffer[],
-    readonly numbers: boolean[],
-    /** The slot each token fills (NONE for most). */
-    readonly fields: Int32Array,
-    /** Each slot before the tokens are read: ABSENT, or OTHER. */
-    readonly kinds: Uint8Array,
-  ) {}
-
-  matches = 0;
-}
-
-/** The few shapes a log's producers write, most recently matched first. */
-class LearnedShapes {
-  private readonly shapes: Shape[] = [];
-  /** Records in a row that matched no shape: after many, learning pauses (a log of ever-new shapes). */
-  private misses = 0;
-
-  wantsToLearn(): boolean {
-    this.misses++;
-    return this.misses <= MISSES_BEFORE_PAUSE || this.misses % MISSES_BEFORE_PAUSE === 0;
-  }
-
-  match(scanner: RecordScanner, bytes: Buffer, start: number, end: number): boolean {
-    const shapes = this.shapes;
-    for (let i = 0; i < shapes.length; i++) {
-      const shape = shapes[i]!;
-      if (!matchShape(shape, scanner, bytes, start, end)) continue;
-      // The most matched shape is tried first (a mismatch can cost half a record's work).
-      shape.matches++;
-      if (i > 0 && shape.matches > shapes[i - 1]!.matches) {
-        shapes[i] = shapes[i - 1]!;
-        shapes[i - 1] = shape;
-      }
-      this.misses = 0;
-      return true;
-    }
-    return false;
-  }
-
-  learn(trace: Trace, bytes: Buffer, start: number, end: number): void {
-    const count = trace.starts.length;
-    const fixed: Buffer[] = [];
-    let from = start;
-    for (let t = 0; t < count; t++) {
-      fixed.push(Buffer.from(bytes.subarray(from, trace.starts[t])));
-      from = trace.ends[t]!;
-    }
-    fixed.push(Buffer.from(bytes.subarray(from, end)));
-    const fields = new Int32Array(count).fill(NONE);
-    const kinds = new Uint8Array(FIELD_COUNT);
-    for (let f = 0; f < FIELD_COUNT; f++) {
-      const owner = trace.owners[f]!;
-      if (owner >= 0) fields[owner] = f;
-      kinds[f] = owner === OWNER_OTHER ? OTHER : ABSENT;
-    }
-    if (this.shapes.length >= MAX_SHAPES) this.shapes.pop();
-    this.shapes.push(new Shape(fixed, [...trace.numbers], fields, kinds));
-  }
-}
-
-const MAX_SHAPES = 8;
-const MISSES_BEFORE_PAUSE = 64;
-
-function matchShape(shape: Shape, scanner: RecordScanner, bytes: Buffer, start: number, end: number): boolean {
-  const { fixed, numbers, fields } = shape;
-  let p = start;
-  const tokens = numbers.length;
-  scanner.presetKinds(shape.kinds);
-  for (let t = 0; ; t++) {
-    const expected = fixed[t]!;
-    const length = expected.length;
-    if (p + length > end) return false;
-    for (let i = 0; i < length; i++) if (bytes[p + i] !== expected[i]) return false;
-    p += length;
-    if (t === tokens) return p === end;
-    p = numbers[t] ? scanner.readShapeNumber(bytes, p, end, fields[t]!) : scanner.readShapeString(bytes, p, end, fields[t]!);
-    if (p < 0) return false;
-  }
-}
