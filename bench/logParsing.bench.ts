@@ -1,7 +1,7 @@
 /**
  * Log-parsing benchmark, on the two record shapes of bench/logParsingData.ts (compact, and spaced with a nested
  * `identity` and escaped user agents), each at two sizes:
- * - the reader alone (the same streaming reader the pass uses), in a fresh process per measurement: throughput
+ * - the reader alone (the `--log-dir` source the CLI uses), in a fresh process per measurement: throughput
  *   by wall clock and by CPU time, peak RSS (memory must stay flat as the file doubles), the share of records
  *   that took the byte-level fast path;
  * - side by side with the original script's loop (bench/python_baseline.py), alternating runs in the same run;
@@ -12,12 +12,11 @@
  * Usage: npm run bench [-- --mb 200] [--runs 3]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createReadStream, existsSync, linkSync } from 'node:fs';
+import { existsSync, linkSync } from 'node:fs';
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { AccessCounts, LogStats } from '../src/accessLog/counts.js';
-import { readLogStream, finishReading } from '../src/accessLog/logFile.js';
+import { LocalDirLogSource } from '../src/accessLog/sources/localDir.js';
 import { BENCH_NOW, DAY_MS, ensureLogFile, SHAPES, type RecordShape } from './logParsingData.js';
 
 const { values } = parseArgs({ options: { mb: { type: 'string', default: '200' }, runs: { type: 'string', default: '3' }, measure: { type: 'string' } } });
@@ -33,14 +32,11 @@ interface Measurement {
   maxRssMiB: number;
 }
 
-/** In the child: one read of the file through the reader. */
+/** In the child: one read of the file through the log source of `--log-dir` (the folder, this file only). */
 async function measureOnce(path: string): Promise<Measurement> {
-  const counts = new AccessCounts();
-  const stats = new LogStats();
   const started = process.hrtime.bigint();
   const cpu = process.cpuUsage();
-  await readLogStream(path, createReadStream(path, { highWaterMark: 256 * 1024 }), { window: { startMs: BENCH_NOW.getTime() - 7 * DAY_MS, endMs: BENCH_NOW.getTime() }, registryName: 'cicache' }, counts, stats);
-  finishReading(counts, stats);
+  const { stats } = await new LocalDirLogSource(dirname(path), basename(path)).read({ window: { startMs: BENCH_NOW.getTime() - 7 * DAY_MS, endMs: BENCH_NOW.getTime() }, registryName: 'cicache' });
   const used = process.cpuUsage(cpu);
   return {
     bytes: stats.bytesRead,

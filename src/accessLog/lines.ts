@@ -56,6 +56,8 @@ const NOT_A_DOCUMENT = -1;
  *
  * Cost is linear in the input and memory is bounded: the bytes of one record are held at most (up to
  * {@link MAX_RECORD_BYTES} plus one chunk); a longer one is skipped while its digests are salvaged on the fly.
+ * Nothing of a chunk is referenced once `push` returns (what carries over to the next chunk is copied): the
+ * caller may read the next chunk into the same buffer.
  */
 export class RecordSplitter {
   private mode = LINES;
@@ -79,7 +81,7 @@ export class RecordSplitter {
   private skipping = false;
   private skippedLine = 0;
   private readonly salvage = new DigestSalvage();
-  /** The most bytes held in the carry at once, and the bytes copied to join carried pieces: the tests' bounds. */
+  /** The most bytes held in the carry at once, and the bytes copied to carry and join pieces: the tests' bounds. */
   maxCarriedBytes = 0;
   copiedBytes = 0;
 
@@ -368,9 +370,11 @@ export class RecordSplitter {
     }
   }
 
+  /** Keeps a copy: the splitter holds no reference to a chunk once `push` returns, so its buffer can be reused. */
   private carryPiece(bytes: Buffer, from: number, to: number): void {
     if (to <= from) return;
-    this.carry.push(bytes.subarray(from, to));
+    this.carry.push(Buffer.from(bytes.subarray(from, to)));
+    this.copiedBytes += to - from;
     this.carryLength += to - from;
     if (this.carryLength > this.maxCarriedBytes) this.maxCarriedBytes = this.carryLength;
   }

@@ -115,7 +115,8 @@ const DECODED_CHUNK_BYTES = 256 * 1024;
  * Reads a whole stream (a file or a blob download) through a {@link LogFileReader}. A gzip stream (magic bytes
  * 1f 8b, whatever the file's name) is decompressed as it streams; when the compressed data turns out corrupt,
  * the records before the damage count and the rest is one `unreadable-data` record. A failure of the stream
- * itself (the network, the disk) is thrown.
+ * itself (the network, the disk) is thrown. Each chunk is done with before the next is asked for: a source may
+ * read the next one into the same buffer.
  */
 export async function readLogStream(
   source: string,
@@ -131,7 +132,9 @@ export async function readLogStream(
     while (head === undefined || head.length < GZIP_MAGIC.length) {
       const next = await input.next();
       if (next.done) break;
-      head = head === undefined ? asBuffer(next.value) : Buffer.concat([head, asBuffer(next.value)]);
+      const chunk = asBuffer(next.value);
+      // A first chunk too short to tell is kept (copied) while the next is read.
+      head = head === undefined ? (chunk.length < GZIP_MAGIC.length ? Buffer.from(chunk) : chunk) : Buffer.concat([head, chunk]);
     }
     if (head !== undefined && head[0] === GZIP_MAGIC[0] && head[1] === GZIP_MAGIC[1]) {
       await readGzip(reader, head, input, stats);
@@ -147,14 +150,15 @@ export async function readLogStream(
 
 async function readGzip(reader: LogFileReader, head: Buffer, input: AsyncIterator<Buffer | string>, stats: LogStats): Promise<void> {
   let sourceFailure: { error: unknown } | undefined;
+  // The decompressor may hold chunks while it works, and a source may reuse its buffer: it gets copies.
   async function* compressed(): AsyncGenerator<Buffer> {
     stats.bytesRead += head.length;
-    yield head;
+    yield Buffer.from(head);
     try {
       for (let next = await input.next(); !next.done; next = await input.next()) {
         const chunk = asBuffer(next.value);
         stats.bytesRead += chunk.length;
-        yield chunk;
+        yield Buffer.from(chunk);
       }
     } catch (error) {
       sourceFailure = { error };

@@ -206,6 +206,35 @@ describe('the reader with and without the fast path', () => {
     );
   });
 
+  it('reads a source that reuses one buffer for every chunk exactly as one that does not', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(logLine, { maxLength: 12 }), fc.integer({ min: 1, max: 300 }), fc.boolean(), async (lines, chunkSize, compress) => {
+        const text = Buffer.from(lines.join('\n') + '\n');
+        const data = compress ? gzipSync(text) : text;
+        const readAll = async (reuse: boolean) => {
+          const counts = new AccessCounts();
+          const stats = new LogStats();
+          const shared = Buffer.alloc(chunkSize);
+          async function* chunks() {
+            for (let at = 0; at < data.length; at += chunkSize) {
+              const piece = data.subarray(at, at + chunkSize);
+              if (!reuse) yield Buffer.from(piece);
+              else {
+                piece.copy(shared);
+                yield shared.subarray(0, piece.length);
+                shared.fill(0x7b);
+              }
+            }
+          }
+          await readLogStream('blob', chunks(), filters[1]!, counts, stats);
+          return summary(counts, stats);
+        };
+        expect(await readAll(true)).toEqual(await readAll(false));
+      }),
+      { numRuns: 80 },
+    );
+  });
+
   it('reads a gzip file exactly as the same file uncompressed', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(logLine.filter((line) => line !== HUGE_LINE), { maxLength: 12 }), fc.integer({ min: 1, max: 64 }), async (lines, chunkSize) => {

@@ -1,3 +1,4 @@
+import { readSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { open, readdir, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
@@ -28,12 +29,13 @@ export class LocalDirLogSource implements AccessLogSource {
     // run); the next few are opened and their first chunk read meanwhile, as a folder of small hourly files
     // would otherwise spend most of its time waiting on one file system call after another.
     const ahead: Promise<OpenedFile>[] = [];
+    const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
     try {
       for (let index = 0; index < files.length; index++) {
         signal?.throwIfAborted();
         while (ahead.length < PREFETCH && index + ahead.length < files.length) ahead.push(openFile(files[index + ahead.length]!.path));
         const file = await ahead.shift()!;
-        await readLogStream(files[index]!.relativePath, file.chunks(), filter, counts, stats);
+        await readLogStream(files[index]!.relativePath, file.chunks(buffer), filter, counts, stats);
       }
     } finally {
       for (const file of ahead) await (await file).close();
@@ -73,25 +75,30 @@ export class LocalDirLogSource implements AccessLogSource {
 const PREFETCH = 8;
 const FIRST_CHUNK_BYTES = 16 * 1024;
 const CHUNK_BYTES = 256 * 1024;
+/** Chunks read in a row before the event loop gets a turn (a signal, a timer): 4 MiB. */
+const CHUNKS_BETWEEN_TURNS = 16;
 
 interface OpenedFile {
-  chunks(): AsyncGenerator<Buffer>;
+  /** The file's bytes, the first chunk in its own buffer, the rest read into `buffer`, one after the other. */
+  chunks(buffer: Buffer): AsyncGenerator<Buffer>;
   /** For a file whose turn never came. */
   close(): Promise<void>;
 }
 
 /**
- * Opens a file and reads its first chunk at once; `chunks` then gives the file's bytes chunk by chunk through the
- * same handle (lighter than a read stream). Each chunk is a fresh buffer: the reader may keep the end of one
- * until the next arrives. A file that cannot be opened fails when its turn comes, not before.
+ * Opens a file and reads its first chunk at once (most hourly files are smaller than that). When its turn comes,
+ * the rest is read synchronously through the same handle into one reused buffer: each chunk is done with before
+ * the next is read (readLogStream promises it), and on one core a read handed to the thread pool and back costs
+ * more than the read itself. A file that cannot be opened fails when its turn comes, not before.
  */
 async function openFile(path: string): Promise<OpenedFile> {
   let handle: FileHandle | undefined;
-  let first: Promise<Buffer>;
+  let first: Buffer;
   try {
     handle = await open(path, 'r');
-    first = readChunk(handle, FIRST_CHUNK_BYTES);
-    await first;
+    const buffer = Buffer.allocUnsafe(FIRST_CHUNK_BYTES);
+    const { bytesRead } = await handle.read(buffer, 0, FIRST_CHUNK_BYTES, null);
+    first = buffer.subarray(0, bytesRead);
   } catch (error) {
     await handle?.close();
     return {
@@ -104,14 +111,16 @@ async function openFile(path: string): Promise<OpenedFile> {
   }
   const opened = handle;
   return {
-    chunks: async function* () {
+    chunks: async function* (buffer: Buffer) {
       try {
-        let chunk = await first;
-        for (let size = FIRST_CHUNK_BYTES; chunk.length > 0; size = CHUNK_BYTES) {
-          yield chunk;
-          // A short read of a regular file is its end: no need to ask again.
-          if (chunk.length < size) return;
-          chunk = await readChunk(opened, CHUNK_BYTES);
+        if (first.length > 0) yield first;
+        // A short read of a regular file is its end: no need to ask again.
+        if (first.length < FIRST_CHUNK_BYTES) return;
+        for (let reads = 1; ; reads++) {
+          const bytesRead = readSync(opened.fd, buffer, 0, buffer.length, null);
+          if (bytesRead > 0) yield bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead);
+          if (bytesRead < buffer.length) return;
+          if (reads % CHUNKS_BETWEEN_TURNS === 0) await new Promise((resolve) => setImmediate(resolve));
         }
       } finally {
         await opened.close();
@@ -119,10 +128,4 @@ async function openFile(path: string): Promise<OpenedFile> {
     },
     close: () => opened.close(),
   };
-}
-
-async function readChunk(handle: FileHandle, size: number): Promise<Buffer> {
-  const buffer = Buffer.allocUnsafe(size);
-  const { bytesRead } = await handle.read(buffer, 0, size, null);
-  return bytesRead === size ? buffer : buffer.subarray(0, bytesRead);
 }
