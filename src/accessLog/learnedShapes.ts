@@ -47,7 +47,7 @@ const OWNER_OTHER = -1;
 class Shape {
   constructor(
     /** The bytes before each token, and after the last. */
-    readonly fixed: Buffer[],
+    readonly fixed: FixedBytes[],
     readonly numbers: boolean[],
     /** The slot each token fills (NONE for most). */
     readonly fields: Int32Array,
@@ -88,13 +88,13 @@ export class LearnedShapes {
 
   learn(trace: Trace, bytes: Buffer, start: number, end: number): void {
     const count = trace.starts.length;
-    const fixed: Buffer[] = [];
+    const fixed: FixedBytes[] = [];
     let from = start;
     for (let t = 0; t < count; t++) {
-      fixed.push(Buffer.from(bytes.subarray(from, trace.starts[t])));
+      fixed.push(new FixedBytes(bytes.subarray(from, trace.starts[t])));
       from = trace.ends[t]!;
     }
-    fixed.push(Buffer.from(bytes.subarray(from, end)));
+    fixed.push(new FixedBytes(bytes.subarray(from, end)));
     const fields = new Int32Array(count).fill(NONE);
     const kinds = new Uint8Array(FIELD_COUNT);
     for (let f = 0; f < FIELD_COUNT; f++) {
@@ -112,17 +112,55 @@ const MISSES_BEFORE_PAUSE = 64;
 
 function matchShape(shape: Shape, scanner: RecordScanner, bytes: Buffer, start: number, end: number): boolean {
   const { fixed, numbers, fields } = shape;
+  const words = scanner.wordView(bytes);
+  const offset = bytes.byteOffset;
   let p = start;
   const tokens = numbers.length;
   scanner.presetKinds(shape.kinds);
   for (let t = 0; ; t++) {
     const expected = fixed[t]!;
-    const length = expected.length;
-    if (p + length > end) return false;
-    for (let i = 0; i < length; i++) if (bytes[p + i] !== expected[i]) return false;
-    p += length;
+    if (p + expected.length > end || !expected.matches(bytes, p, words, offset)) return false;
+    p += expected.length;
     if (t === tokens) return p === end;
     p = numbers[t] ? scanner.readShapeNumber(bytes, p, end, fields[t]!) : scanner.readShapeString(bytes, p, end, fields[t]!);
     if (p < 0) return false;
+  }
+}
+
+/**
+ * Bytes a record must have at some place, compared four at a time: for each of the four alignments the place can
+ * have in memory, the whole words the bytes cover are kept as integers, to compare with the record's own words.
+ */
+class FixedBytes {
+  readonly length: number;
+  private readonly bytes: Buffer;
+  /** Per alignment (the place's offset in memory, modulo 4): bytes before the first whole word, and the words. */
+  private readonly heads: number[] = [];
+  private readonly words: Uint32Array[] = [];
+
+  constructor(bytes: Buffer) {
+    this.bytes = Buffer.from(bytes);
+    this.length = bytes.length;
+    for (let alignment = 0; alignment < 4; alignment++) {
+      const head = Math.min((4 - alignment) & 3, this.length);
+      const count = (this.length - head) >> 2;
+      const copy = new Uint8Array(count * 4);
+      copy.set(this.bytes.subarray(head, head + count * 4));
+      this.heads.push(head);
+      this.words.push(new Uint32Array(copy.buffer));
+    }
+  }
+
+  /** Whether `bytes[at, at + length)` are these bytes; `words` views the memory of `bytes`, whose offset in it is `offset`. */
+  matches(bytes: Buffer, at: number, words: Uint32Array<ArrayBufferLike>, offset: number): boolean {
+    const own = this.bytes;
+    const alignment = (offset + at) & 3;
+    const head = this.heads[alignment]!;
+    for (let i = 0; i < head; i++) if (bytes[at + i] !== own[i]) return false;
+    const expected = this.words[alignment]!;
+    const first = (offset + at + head) >> 2;
+    for (let w = 0; w < expected.length; w++) if (words[first + w] !== expected[w]) return false;
+    for (let i = head + expected.length * 4; i < own.length; i++) if (bytes[at + i] !== own[i]) return false;
+    return true;
   }
 }

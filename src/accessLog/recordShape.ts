@@ -356,6 +356,15 @@ export class RecordScanner {
     return false;
   }
 
+  /** The memory of `bytes` as 32-bit words (index: the byte's offset in its ArrayBuffer, divided by 4). */
+  wordView(bytes: Buffer): Uint32Array<ArrayBufferLike> {
+    if (this.wordsMemory !== bytes.buffer) {
+      this.wordsMemory = bytes.buffer;
+      this.words = new Uint32Array(bytes.buffer, 0, bytes.buffer.byteLength >> 2);
+    }
+    return this.words;
+  }
+
   /** Whether every byte of `bytes[start, end)` is printable ASCII (0x20–0x7f), four bytes at a time. */
   private isPrintableAscii(bytes: Buffer, start: number, end: number): boolean {
     const offset = bytes.byteOffset;
@@ -364,11 +373,7 @@ export class RecordScanner {
     const lastWord = (offset + end) >> 2;
     if (lastWord > firstWord) {
       for (const stop = (firstWord << 2) - offset; i < stop; i++) if (!isPrintable(bytes[i]!)) return false;
-      if (this.wordsMemory !== bytes.buffer) {
-        this.wordsMemory = bytes.buffer;
-        this.words = new Uint32Array(bytes.buffer, 0, bytes.buffer.byteLength >> 2);
-      }
-      const words = this.words;
+      const words = this.wordView(bytes);
       // A byte under 0x20 borrows into its own top bit when 0x20 is taken away; one from 0x80 up has it set.
       // Four words a turn: one test instead of four.
       let w = firstWord;

@@ -33,9 +33,11 @@ function normalized(fields: RecordFields): RecordFields {
  * Holds one record's fast path to the generic path: when the scanner reads it, its fields are JSON.parse's, and
  * whatever it decides on bytes is what classifyFields decides. Returns whether the scanner took it.
  */
-function checkRecord(bytes: Buffer, scanner = new RecordScanner()): boolean {
-  const expected = reference(bytes);
-  if (!scanner.read(bytes, 0, bytes.length)) return false;
+function checkRecord(record: Buffer, scanner = new RecordScanner(), shift = 0): boolean {
+  const expected = reference(record);
+  // The record at `shift` in a larger buffer, with other bytes around it: any alignment in memory.
+  const bytes = Buffer.concat([Buffer.alloc(shift, 0x7b), record, Buffer.from('}\n')]);
+  if (!scanner.read(bytes, shift, shift + record.length)) return false;
   expect(expected).not.toBe('malformed');
   expect(normalized(scanner.fields(bytes))).toEqual(normalized(expected as RecordFields));
   for (const filter of filters) {
@@ -103,6 +105,7 @@ describe('the byte-level fast path agrees with JSON.parse', () => {
         const scanner = new RecordScanner();
         checkRecord(Buffer.from(writeJson(json, style)), scanner);
         for (const [seed, change, position, piece] of variants) {
+          const shift = seed % 7;
           const bytes = Buffer.from(writeJson(retokened(json, seed, change === 0), style));
           // Now and then a byte inserted, replaced or cut anywhere, the shape's own bytes included.
           const variant =
@@ -115,7 +118,7 @@ describe('the byte-level fast path agrees with JSON.parse', () => {
                   : change === 4
                     ? Buffer.concat([bytes, piece])
                     : bytes;
-          checkRecord(variant, scanner);
+          checkRecord(variant, scanner, shift);
         }
         throughShapes += scanner.shapeReads;
       }),
