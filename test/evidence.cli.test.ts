@@ -6,7 +6,6 @@ import { describe, expect, it } from 'vitest';
 import type { Inventory } from '../src/inventory.js';
 import type { PassReport } from '../src/report.js';
 import { DAY, digestOf, inventoryOf, manifest, NOW } from './support/builders.js';
-import { READER_FIXES_MERGED } from './support/pending.js';
 import { runCli, writeScenario } from './support/scenario.js';
 import { logRecord, type LogRecordInput } from './support/syntheticCache.js';
 
@@ -118,8 +117,7 @@ describe('offline scenarios: the plan each must give', () => {
   });
 });
 
-/** The reader's half of issue 10: each scenario is switched on with READER_FIXES_MERGED (test/support/pending.ts). */
-describe.runIf(READER_FIXES_MERGED)('offline scenarios that need the reader of issue 10', () => {
+describe('offline scenarios the log reader must see through', () => {
   const line = (record: LogRecordInput) => JSON.stringify(logRecord(record));
 
   it('schema drift (properties.digest renamed): refused as logs-unusable, nothing deleted', async () => {
@@ -137,7 +135,8 @@ describe.runIf(READER_FIXES_MERGED)('offline scenarios that need the reader of i
   });
 
   it('clock skew: a record dated after now does not make stale logs look fresh', async () => {
-    const { code, report } = await offline([pull('used', 3), pull('signed-used', -2)]);
+    // A skewed record lands in the blob of the hour it was received (now), not in a folder of its own future hour.
+    const { code, report } = await offline([pull('used', 3)], { extraFiles: { 'skew/PT1H.json': `${line(pull('signed-used', -2))}\n` } });
     expect(code).toBe(3);
     expect(report!.aborted).toBe('logs-stale');
     expect(report!.logs.skipped['future-time']).toBe(1);

@@ -11,7 +11,6 @@ import { unusableShare } from '../src/plan/guards.js';
 import type { PassReport } from '../src/report.js';
 import { createPassDependencies } from '../src/wiring.js';
 import { DAY, digestOf, manifest, NOW } from './support/builders.js';
-import { READER_FIXES_MERGED } from './support/pending.js';
 import { archiveBlobs, logRecord, prng, type LogRecordInput } from './support/syntheticCache.js';
 
 /**
@@ -119,8 +118,8 @@ const MUTATIONS: Mutation[] = [
   },
 ];
 
-/** Mutations that need the reader of issue 10; enabled by READER_FIXES_MERGED (test/support/pending.ts). */
-const MUTATIONS_AFTER_READER_MERGE: Mutation[] = [
+/** Mutations that the log reader itself must see through (wrapping, gzip, case, renamed fields, skew, truncation). */
+const READER_MUTATIONS: Mutation[] = [
   { name: 'field dropped', apply: (files, random) => editLine(files, random, (record) => withField(record, pick(FIELDS, random), (holder, key) => delete holder[key])) },
   {
     name: 'field renamed (schema drift)',
@@ -175,7 +174,7 @@ const MUTATIONS_AFTER_READER_MERGE: Mutation[] = [
   { name: 'future-dated record', apply: (files, random, inventory) => insertLine(files, random, JSON.stringify(recordFor(files, inventory, random, { time: new Date(NOW.getTime() + (0.1 + random() * 5) * DAY) }))) },
 ];
 
-const ACTIVE_MUTATIONS = READER_FIXES_MERGED ? [...MUTATIONS, ...MUTATIONS_AFTER_READER_MERGE] : MUTATIONS;
+const ACTIVE_MUTATIONS = [...MUTATIONS, ...READER_MUTATIONS];
 
 // ---- the scenario and the property --------------------------------------------------------------------------------
 

@@ -14,7 +14,6 @@ import { EmulatorCredential } from '../../src/registry/credential.js';
 import { issueServerCertificate } from '../emulators/acr/tls.js';
 import { DAY, digestOf, NOW } from '../support/builders.js';
 import { runKql, type Row } from '../support/kql.js';
-import { READER_FIXES_MERGED } from '../support/pending.js';
 import { logRecord, type LogRecordInput } from '../support/syntheticCache.js';
 
 /**
@@ -159,7 +158,7 @@ describe('the archive reader and the Log Analytics query count the same records 
     expect(counted(accessQuery(filter).replace(' and ResultType == "HttpStatusCode"', ''))).toBe(true);
   });
 
-  it.runIf(READER_FIXES_MERGED)('over upper-case names and digests and records dated after now (needs the reader of issue 10)', async () => {
+  it('over upper-case names and digests and records dated after now', async () => {
     const records = [...agreed, ...afterReaderMerge];
     expect(summary(await workspaceCounts(records, filter))).toEqual(summary(await archiveCounts(records, filter)));
   });
