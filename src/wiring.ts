@@ -23,7 +23,7 @@ export function createLogSource(config: Config): AccessLogSource {
         credential: logs.account.kind === 'url' ? createCredential(config.credential) : undefined,
       });
     case 'workspace':
-      return new LogAnalyticsLogSource({ workspaceId: logs.workspaceId, endpoint: logs.endpoint, credential: createCredential(config.credential) });
+      return new LogAnalyticsLogSource({ workspaceId: logs.workspaceId, endpoint: logs.endpoint, audience: logs.audience, credential: createCredential(config.credential) });
   }
 }
 
