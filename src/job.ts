@@ -1,3 +1,4 @@
+import { getHeapStatistics } from 'node:v8';
 import { createBlobServiceClient } from './accessLog/sources/storageArchive.js';
 import { auditReportOf, LOCK_CONTAINER, REPORTS_CONTAINER, ReportStore, RunLease, type AuditReport, type RunOutcome } from './audit.js';
 import { ConfigError, loadConfig, loadHostStorage, type Config, type HostStorageConfig, type Settings } from './config.js';
@@ -49,6 +50,8 @@ export function loadJobSettings(settings: Settings): { config: Config; host: Hos
  */
 export async function runCleanupJob(settings: Settings, context: JobContext, options: { dryRun?: boolean } = {}): Promise<JobResult> {
   const { config, host } = loadJobSettings(settings);
+  // Whether the heap flag the deployment sets reached this process (docs/deploy.md, "Memory").
+  context.log(`V8 heap limit ${Math.round(getHeapStatistics().heap_size_limit / 2 ** 20)} MiB`);
   const clock = context.clock ?? (() => new Date());
   const startedAt = new Date();
   const hostService = createBlobServiceClient(host.account, host.account.kind === 'url' ? createCredential(host.credential) : undefined);

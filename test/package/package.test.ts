@@ -138,7 +138,7 @@ describe('the unpacked package, run as the host runs it', () => {
     await azurite?.stop();
   });
 
-  it('runs a timer invocation from the unpacked copy alone: deletes the unused manifest and writes the report', async () => {
+  it('runs a timer invocation from the unpacked copy alone: deletes the unused manifest, writes the report, logs its heap limit', async () => {
     const now = new Date().toISOString();
     const timerInput = JSON.stringify({ Schedule: { AdjustForDST: true }, ScheduleStatus: { Last: now, Next: now, LastUpdated: now }, IsPastDue: false });
     const events = await runHost(['--invoke', 'cleanImageCache', '--input', timerInput], {
@@ -148,10 +148,13 @@ describe('the unpacked package, run as the host runs it', () => {
       CREDENTIAL: 'emulator',
       LOG_STORAGE_ACCOUNT: azurite.connectionString,
       MAX_DELETE_PERCENT: '100',
-    });
+    }, ['--max-old-space-size=321']); // as languageWorkers__node__arguments passes it to the worker's node
     const result = events.find((event) => event.result)?.result as { ok: boolean; invocationId: string; error?: string };
     expect(result, JSON.stringify(events)).toMatchObject({ ok: true });
-    expect(events.some((event) => String((event.log as { message?: string } | undefined)?.message).includes('cleanup summary'))).toBe(true);
+    const messages = events.map((event) => String((event.log as { message?: string } | undefined)?.message));
+    expect(messages.some((message) => message.includes('cleanup summary'))).toBe(true);
+    // The run says which heap limit it got, so the first night in Azure shows whether the flag arrived.
+    expect(messages.find((message) => message.includes('V8 heap limit'))).toMatch(/V8 heap limit 3[2-9]\d MiB/);
     const remaining = [...emulator.state.repositories.values()].flatMap((repository) => [...repository.manifests.keys()]);
     expect(remaining).toEqual([digestOf('used')]);
     const reports = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(REPORTS_CONTAINER);
@@ -165,8 +168,8 @@ describe('the unpacked package, run as the host runs it', () => {
  * The worker stand-in in its own process, in the unpacked folder, with only the given app settings added.
  * Asynchronous: the ACR emulator answers from this process's event loop.
  */
-function runHost(args: string[], settings: Record<string, string> = {}): Promise<Record<string, unknown>[]> {
-  const child = spawn(process.execPath, [join(root, 'test', 'support', 'functionsHost.mjs'), app, ...args], {
+function runHost(args: string[], settings: Record<string, string> = {}, nodeArguments: string[] = []): Promise<Record<string, unknown>[]> {
+  const child = spawn(process.execPath, [...nodeArguments, join(root, 'test', 'support', 'functionsHost.mjs'), app, ...args], {
     cwd: app,
     env: { PATH: process.env.PATH, NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS, ...settings },
     stdio: ['ignore', 'pipe', 'pipe'],
