@@ -49,7 +49,7 @@ if (process.env.BENCH_E2E_CHILD === undefined) {
       `setup: ${scenario.repositories} repositories, ${inventory.repositories.reduce((sum, r) => sum + r.manifests.length, 0)} manifests; ${logs.records} records in ${logs.blobs} hourly blobs (${(logs.bytes / 1e9).toFixed(2)} GB) uploaded in ${((performance.now() - started) / 1000).toFixed(0)} s; ACR Standard limits scaled ${scenario.scale}x (5,000 reads and 500 deletes per ${windowMs} ms window)`,
     );
     await runMeasured(import.meta.filename, {
-      // The heap cap the Functions app runs with (languageWorkers__node__arguments); 0 leaves V8's default.
+      // A heap cap (docs/performance.md's figures used 256); 0 leaves V8's default. The app's own: bench/memory.bench.ts.
       NODE_OPTIONS: `--expose-gc${values['max-old-space-mb'] === '0' ? '' : ` --max-old-space-size=${values['max-old-space-mb']}`}`,
       BENCH_E2E_CHILD: '1',
       NODE_EXTRA_CA_CERTS: emulator.caFile,

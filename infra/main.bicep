@@ -111,6 +111,13 @@ param timeBudgetSeconds int = 1500
 @description('ACR_AUDIENCE (empty: the registry audience, the same in every cloud)')
 param acrAudience string = ''
 
+@description('Instance memory (MB) of the Flex Consumption plan. 2048 runs a registry of 500,000 manifests (peak live heap 613 MiB, npm run bench:memory); 512 is too small (100,000 manifests already take 390 MiB RSS). docs/deploy.md, "Memory".')
+@allowed([
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
 @description('AZURE_CLOUD: the cloud this deploys to (default: the deployment\'s own).')
 @allowed([
   'AzureCloud'
@@ -139,6 +146,10 @@ var logSourceProblem = empty(logStorageAccountName) == empty(logAnalyticsWorkspa
   : ''
 var readsFromStorage = empty(logSourceProblem) ? !empty(logStorageAccountName) : fail(logSourceProblem)
 var readsFromWorkspace = !readsFromStorage
+
+// V8's old-space limit for the worker: above the measured peak live heap (613 MiB at 500,000 manifests) with room
+// to grow, below the instance memory less the Functions host and Node's memory outside the heap (docs/deploy.md).
+var nodeHeapMB = instanceMemoryMB == 4096 ? 3072 : 1024
 
 var roleIds = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
@@ -310,7 +321,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       }
       scaleAndConcurrency: {
         maximumInstanceCount: 40
-        instanceMemoryMB: 2048
+        instanceMemoryMB: instanceMemoryMB
       }
       runtime: {
         name: 'node'
@@ -334,8 +345,8 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     AzureWebJobsStorage__clientId: identity.properties.clientId
     APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.properties.clientId};Authorization=AAD'
-    // V8 grows its heap lazily; a cap makes it collect instead (the run's live heap is far below; docs/performance.md).
-    languageWorkers__node__arguments: '--max-old-space-size=256'
+    // Sized from npm run bench:memory, not left to V8: its default follows the memory Node sees (docs/deploy.md, "Memory").
+    languageWorkers__node__arguments: '--max-old-space-size=${nodeHeapMB}'
     // acr-cache-cleaner's own settings.
     CLEANUP_SCHEDULE: cleanupSchedule
     CONTAINER_REGISTRY: registryAccess.outputs.loginServer

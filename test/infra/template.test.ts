@@ -169,6 +169,24 @@ describe.skipIf(!available)(available ? 'the compiled ARM template' : 'the compi
       expect(resourceGroupOf('log-workspace-access', { logAnalyticsResourceGroupName: 'rg-ws' })).toBe('rg-ws');
     });
 
+    it('sizes the instance memory and the worker\'s heap from the measured figures, the heap inside the instance', () => {
+      // npm run bench:memory -- --manifests 500000: peak live heap 613 MiB (docs/deploy.md, "Memory").
+      const measuredLiveHeapMiB = 613;
+      const reserveMiB = 1024; // the Functions host and Node's memory outside the heap
+      const memory = template.parameters!.instanceMemoryMB!;
+      expect(memory.defaultValue).toBe(2048);
+      expect(memory.allowedValues).toEqual([2048, 4096]);
+      const site = ofType('Microsoft.Web/sites')[0]!;
+      expect(site.properties).toMatchObject({ functionAppConfig: { scaleAndConcurrency: { instanceMemoryMB: "[parameters('instanceMemoryMB')]" } } });
+      const [config] = ofType('Microsoft.Web/sites/config');
+      for (const instanceMemoryMB of memory.allowedValues as number[]) {
+        const flag = String(evaluate(config!.properties!.languageWorkers__node__arguments, scopeWith({ instanceMemoryMB })));
+        const heapMiB = Number(/^--max-old-space-size=(\d+)$/.exec(flag)?.[1]);
+        expect(heapMiB, flag).toBeGreaterThanOrEqual(measuredLiveHeapMiB * 1.5);
+        expect(heapMiB + reserveMiB, flag).toBeLessThanOrEqual(instanceMemoryMB);
+      }
+    });
+
     it('takes AZURE_CLOUD from the deployment\'s cloud and leaves the cloud-specific endpoints to it', () => {
       const parameters = template.parameters!;
       expect(parameters.azureCloud).toMatchObject({ defaultValue: '[environment().name]' });
