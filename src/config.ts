@@ -14,7 +14,7 @@ export const SETTINGS = {
   LOG_STORAGE_PATH_PATTERN: { default: '*.json', meaning: 'Glob that log blob names must match (without `/`: the file name).', replaces: '--log-storage-path-pattern' },
   LOG_STORAGE_RESOURCE_ID: { default: undefined, meaning: "Read only blobs below this registry's `resourceId=` folder (default: any registry of that name).", replaces: undefined },
   LOG_ANALYTICS_WORKSPACE_ID: { default: undefined, meaning: 'Log Analytics workspace (customer id GUID) holding the logs; replaces the storage archive.', replaces: undefined },
-  LOG_ANALYTICS_ENDPOINT: { default: 'https://api.loganalytics.io/v1', meaning: 'Log Analytics query endpoint (sovereign clouds).', replaces: undefined },
+  LOG_ANALYTICS_ENDPOINT: { default: 'AZURE_CLOUD', meaning: "Log Analytics query endpoint, when not the cloud's own (`https://api.loganalytics.io/v1` in AzureCloud).", replaces: undefined },
   LOG_DIR: { default: undefined, meaning: 'Read JSON-lines log files under this folder instead (local runs).', replaces: undefined, cliOnly: true },
   INVENTORY_FILE: { default: undefined, meaning: 'Read the inventory snapshot from this file instead of the registry (implies a dry run).', replaces: undefined, flag: 'inventory', cliOnly: true },
   CACHE_HISTORY_DAYS: { default: '7', meaning: 'Days of access history to count.', replaces: '--cache-history-days' },
@@ -35,7 +35,8 @@ export const SETTINGS = {
   REQUEST_TIMEOUT_SECONDS: { default: '30', meaning: 'A registry or storage request with no answer after this long fails (and may be retried); a run ends at most this long after its time budget.', replaces: undefined },
   CREDENTIAL: { default: 'default', meaning: '`default` (DefaultAzureCredential), `managed-identity`, `azure-cli`, or `emulator` (loopback only).', replaces: undefined },
   AZURE_CLIENT_ID: { default: undefined, meaning: 'Client id of the user-assigned managed identity.', replaces: undefined },
-  ACR_AUDIENCE: { default: 'https://containerregistry.azure.net', meaning: 'Token audience of the registry (sovereign clouds).', replaces: undefined },
+  ACR_AUDIENCE: { default: 'https://containerregistry.azure.net', meaning: 'Token audience of the registry (the same in every cloud; override only if your registry needs another).', replaces: undefined },
+  AZURE_CLOUD: { default: 'AzureCloud', meaning: '`AzureCloud`, `AzureUSGovernment` or `AzureChinaCloud`: the Log Analytics endpoint and token audience, and the storage and registry DNS suffixes that a bare name gets.', replaces: undefined },
   CLEANUP_SCHEDULE: { default: '0 30 2 * * *', meaning: 'NCRONTAB schedule of the timer (UTC).', replaces: undefined },
 } as const satisfies Record<string, { default: string | undefined; meaning: string; replaces: string | undefined; flag?: string; cliOnly?: boolean }>;
 
@@ -50,6 +51,18 @@ export function flagOf(setting: SettingName): string {
   return `--${definition.flag ?? setting.toLowerCase().replaceAll('_', '-')}`;
 }
 
+/**
+ * What differs between the Azure clouds, for the services the cleaner calls (sources in docs/deploy.md). The
+ * registry's token audience does not: `https://containerregistry.azure.net` in all three.
+ */
+export const CLOUDS = {
+  AzureCloud: { logAnalytics: 'https://api.loganalytics.io', storageSuffix: 'core.windows.net', registrySuffix: 'azurecr.io' },
+  AzureUSGovernment: { logAnalytics: 'https://api.loganalytics.us', storageSuffix: 'core.usgovcloudapi.net', registrySuffix: 'azurecr.us' },
+  AzureChinaCloud: { logAnalytics: 'https://api.loganalytics.azure.cn', storageSuffix: 'core.chinacloudapi.cn', registrySuffix: 'azurecr.cn' },
+} as const;
+export type CloudName = keyof typeof CLOUDS;
+const CLOUD_NAMES = Object.keys(CLOUDS) as [CloudName, ...CloudName[]];
+
 export type StorageAccountRef =
   | { kind: 'url'; url: string; accountName: string }
   | { kind: 'connectionString'; connectionString: string };
@@ -57,7 +70,7 @@ export type StorageAccountRef =
 export type LogSourceConfig =
   | { kind: 'dir'; directory: string; pathPattern: string }
   | { kind: 'storage'; account: StorageAccountRef; container: string; pathPattern: string; resourceId?: string }
-  | { kind: 'workspace'; workspaceId: string; endpoint: string };
+  | { kind: 'workspace'; workspaceId: string; endpoint: string; /** Token audience (the scope is `${audience}/.default`). */ audience: string };
 
 export type CredentialKind = 'default' | 'managed-identity' | 'azure-cli' | 'emulator';
 
@@ -77,6 +90,7 @@ export interface Config {
   deletion: { concurrency: number; readsPerMinute: number; deletesPerMinute: number; timeBudgetSeconds: number; requestTimeoutSeconds: number };
   credential: { kind: CredentialKind; clientId?: string };
   audience: string;
+  cloud: CloudName;
   schedule: string;
 }
 
@@ -165,7 +179,7 @@ const schema = z.object({
     z.string().regex(/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.ContainerRegistry\/registries\/[^/]+$/i, 'must be a registry resource id (/subscriptions/…/registries/NAME)').optional(),
   ),
   LOG_ANALYTICS_WORKSPACE_ID: text.pipe(z.string().regex(GUID, 'must be the workspace id (a GUID)').optional()),
-  LOG_ANALYTICS_ENDPOINT: text.pipe(z.url({ protocol: /^https$/, error: 'must be an https:// URL' }).default(SETTINGS.LOG_ANALYTICS_ENDPOINT.default)),
+  LOG_ANALYTICS_ENDPOINT: text.pipe(z.url({ protocol: /^https$/, error: 'must be an https:// URL' }).optional()),
   LOG_DIR: text,
   INVENTORY_FILE: text,
   CACHE_HISTORY_DAYS: number({ min: 1, max: 3650, integer: true, default: 7 }),
@@ -190,6 +204,7 @@ const schema = z.object({
   ),
   AZURE_CLIENT_ID: text.pipe(z.string().regex(GUID, 'must be a client id (a GUID)').optional()),
   ACR_AUDIENCE: text.pipe(z.url({ protocol: /^https$/, error: 'must be an https:// URL' }).default(SETTINGS.ACR_AUDIENCE.default)),
+  AZURE_CLOUD: z.preprocess(blankToUndefined, z.enum(CLOUD_NAMES, { error: `must be ${CLOUD_NAMES.join(', ')}` }).default('AzureCloud')),
   CLEANUP_SCHEDULE: text.pipe(z.string().regex(NCRONTAB, 'must be a six-field NCRONTAB expression ({second} {minute} {hour} {day} {month} {day-of-week})').default(SETTINGS.CLEANUP_SCHEDULE.default)),
 });
 
@@ -218,24 +233,25 @@ export function loadConfig(settings: Settings): Config {
   }
   let registry: RegistryTarget | undefined;
   if (s.CONTAINER_REGISTRY !== undefined) {
-    registry = parseRegistry(s.CONTAINER_REGISTRY);
+    registry = parseRegistry(s.CONTAINER_REGISTRY, s.AZURE_CLOUD);
     if (registry === undefined) {
       problems.push({ setting: 'CONTAINER_REGISTRY', message: `${describeValue('CONTAINER_REGISTRY', s.CONTAINER_REGISTRY)} is neither a registry name, a login server, nor an https:// endpoint` });
     }
   }
   let account: StorageAccountRef | undefined;
   if (s.LOG_STORAGE_ACCOUNT !== undefined) {
-    account = parseStorageAccount(s.LOG_STORAGE_ACCOUNT);
+    account = parseStorageAccount(s.LOG_STORAGE_ACCOUNT, s.AZURE_CLOUD);
     if (account === undefined) {
-      problems.push({ setting: 'LOG_STORAGE_ACCOUNT', message: 'must be an account name, a blob endpoint URL (https://NAME.blob.core.windows.net) or a storage connection string' });
+      problems.push({ setting: 'LOG_STORAGE_ACCOUNT', message: `must be an account name, a blob endpoint URL (https://NAME.blob.${CLOUDS[s.AZURE_CLOUD].storageSuffix}) or a storage connection string` });
     }
   }
+  const logAnalyticsEndpoint = s.LOG_ANALYTICS_ENDPOINT ?? `${CLOUDS[s.AZURE_CLOUD].logAnalytics}/v1`;
   if (s.CREDENTIAL === 'emulator') {
     // The static token goes wherever the credential is used: the registry, a storage account by URL, a workspace.
     const endpoints: [string, string | undefined][] = [
       ['CONTAINER_REGISTRY', registry?.endpoint],
       ['LOG_STORAGE_ACCOUNT', account?.kind === 'url' ? account.url : undefined],
-      ['LOG_ANALYTICS_ENDPOINT', s.LOG_ANALYTICS_WORKSPACE_ID !== undefined ? s.LOG_ANALYTICS_ENDPOINT : undefined],
+      ['LOG_ANALYTICS_ENDPOINT', s.LOG_ANALYTICS_WORKSPACE_ID !== undefined ? logAnalyticsEndpoint : undefined],
     ];
     for (const [name, endpoint] of endpoints) {
       if (endpoint !== undefined && !isLoopbackEndpoint(endpoint)) {
@@ -249,7 +265,7 @@ export function loadConfig(settings: Settings): Config {
     s.LOG_DIR !== undefined
       ? { kind: 'dir', directory: s.LOG_DIR, pathPattern: s.LOG_STORAGE_PATH_PATTERN }
       : s.LOG_ANALYTICS_WORKSPACE_ID !== undefined
-        ? { kind: 'workspace', workspaceId: s.LOG_ANALYTICS_WORKSPACE_ID, endpoint: s.LOG_ANALYTICS_ENDPOINT }
+        ? { kind: 'workspace', workspaceId: s.LOG_ANALYTICS_WORKSPACE_ID, endpoint: logAnalyticsEndpoint, audience: CLOUDS[s.AZURE_CLOUD].logAnalytics }
         : {
             kind: 'storage',
             account: account!,
@@ -283,6 +299,7 @@ export function loadConfig(settings: Settings): Config {
     },
     credential: { kind: s.CREDENTIAL, clientId: s.AZURE_CLIENT_ID },
     audience: s.ACR_AUDIENCE,
+    cloud: s.AZURE_CLOUD,
     schedule: s.CLEANUP_SCHEDULE,
   };
 }
@@ -299,8 +316,8 @@ function dedupe(problems: ConfigProblem[]): ConfigProblem[] {
 
 const REGISTRY_NAME = /^[a-zA-Z0-9]{5,50}$/;
 
-export function parseRegistry(value: string): RegistryTarget | undefined {
-  if (REGISTRY_NAME.test(value)) return { endpoint: `https://${value.toLowerCase()}.azurecr.io`, name: value.toLowerCase() };
+export function parseRegistry(value: string, cloud: CloudName = 'AzureCloud'): RegistryTarget | undefined {
+  if (REGISTRY_NAME.test(value)) return { endpoint: `https://${value.toLowerCase()}.${CLOUDS[cloud].registrySuffix}`, name: value.toLowerCase() };
   if (/^https?:\/\//i.test(value)) {
     let url: URL;
     try {
@@ -323,11 +340,11 @@ function registryNameOfHost(host: string): string | undefined {
   return REGISTRY_NAME.test(label) ? label : undefined;
 }
 
-export function parseStorageAccount(value: string): StorageAccountRef | undefined {
+export function parseStorageAccount(value: string, cloud: CloudName = 'AzureCloud'): StorageAccountRef | undefined {
   if (/^UseDevelopmentStorage=true/i.test(value) || /(^|;)\s*(DefaultEndpointsProtocol|BlobEndpoint|AccountName)=/i.test(value)) {
     return { kind: 'connectionString', connectionString: value };
   }
-  if (/^[a-z0-9]{3,24}$/.test(value)) return { kind: 'url', url: `https://${value}.blob.core.windows.net`, accountName: value };
+  if (/^[a-z0-9]{3,24}$/.test(value)) return { kind: 'url', url: `https://${value}.blob.${CLOUDS[cloud].storageSuffix}`, accountName: value };
   if (/^https?:\/\//i.test(value)) {
     try {
       const url = new URL(value);
@@ -389,7 +406,9 @@ export function loadHostStorage(settings: Settings): HostStorageConfig {
     account = parseStorageAccount(serviceUri);
     if (account?.kind !== 'url') problems.push({ setting: 'AzureWebJobsStorage__blobServiceUri', message: 'must be a blob endpoint URL' });
   } else if (accountName !== undefined) {
-    account = parseStorageAccount(accountName);
+    // An invalid AZURE_CLOUD is reported by loadConfig, which runs beside this on the same settings.
+    const cloud = CLOUD_NAMES.find((name) => name === settings.AZURE_CLOUD?.trim()) ?? 'AzureCloud';
+    account = parseStorageAccount(accountName, cloud);
     if (account?.kind !== 'url') problems.push({ setting: 'AzureWebJobsStorage__accountName', message: 'must be a storage account name' });
   } else {
     problems.push({ setting: 'AzureWebJobsStorage', message: 'the host storage is not configured: set AzureWebJobsStorage__accountName (identity-based) or AzureWebJobsStorage (a connection string, local runs)' });

@@ -1,3 +1,4 @@
+import { getHeapStatistics } from 'node:v8';
 import { createBlobServiceClient } from './accessLog/sources/storageArchive.js';
 import { auditReportOf, journalBlobName, LOCK_CONTAINER, REPORTS_CONTAINER, reportBlobName, ReportStore, type AuditReport, type ClosedRun, type RunOutcome } from './audit.js';
 import { ConfigError, loadConfig, loadHostStorage, type Config, type HostStorageConfig, type Settings } from './config.js';
@@ -80,6 +81,8 @@ export async function runCleanupJob(settings: Settings, context: JobContext, opt
   const { config, host } = loadJobSettings(settings);
   const redactor = new Redactor(settings);
   const log = (message: string) => context.log(redactor.redact(message));
+  // Whether the heap flag the deployment sets reached this process (docs/deploy.md, "Memory").
+  log(`V8 heap limit ${Math.round(getHeapStatistics().heap_size_limit / 2 ** 20)} MiB`);
   const clock = context.clock ?? (() => new Date());
   const dryRun = options.dryRun === true || config.dryRun;
   const startedAt = new Date(startedMs).toISOString();

@@ -30,7 +30,7 @@ export function createLogSource(config: Config): AccessLogSource {
     case 'workspace':
       return deferredLogSource(`Log Analytics workspace ${logs.workspaceId}`, async () => {
         const { LogAnalyticsLogSource } = await import('./accessLog/sources/logAnalytics.js');
-        return new LogAnalyticsLogSource({ workspaceId: logs.workspaceId, endpoint: logs.endpoint, credential: deferredCredential(config.credential) });
+        return new LogAnalyticsLogSource({ workspaceId: logs.workspaceId, endpoint: logs.endpoint, audience: logs.audience, credential: deferredCredential(config.credential) });
       });
   }
 }

@@ -13,6 +13,11 @@ export interface LogAnalyticsOptions {
   credential: TokenCredential;
   /** The query endpoint, `https://api.loganalytics.io/v1` unless a sovereign cloud (or a test) needs another. */
   endpoint?: string;
+  /**
+   * The token audience, `https://api.loganalytics.io` unless a sovereign cloud needs another. Passed as the
+   * credential scope: the client (1.0.0) reads only `credentials.scopes`, not its `audience` option.
+   */
+  audience?: string;
   serverTimeoutSeconds?: number;
 }
 
@@ -58,6 +63,7 @@ export class LogAnalyticsLogSource implements AccessLogSource {
   async read(filter: RecordFilter, signal?: AbortSignal): Promise<LogReadResult> {
     const client = new LogsQueryClient(this.options.credential, {
       endpoint: this.options.endpoint,
+      credentials: { scopes: [`${this.options.audience ?? 'https://api.loganalytics.io'}/.default`] },
       userAgentOptions: { userAgentPrefix: USER_AGENT_PREFIX },
     });
     let result;
