@@ -50,7 +50,7 @@ export class AccessCounts {
   }
 
   /**
-   * One access read from the bytes of a record (recordShape.ts): the repository is `bytes[repositoryStart,
+   * One access read from the bytes of a record (recordScanner.ts): the repository is `bytes[repositoryStart,
    * repositoryEnd)`, lower-case ASCII; the digest's 64 hex digits are `digestWords` (from
    * {@link digestWordsOfBytes}). No string is made for it.
    */
@@ -149,7 +149,7 @@ export class LogStats {
   readonly skipped = Object.fromEntries(SKIP_REASONS.map((reason) => [reason, 0])) as Record<SkipReason, number>;
   readonly badLines: BadLine[] = [];
   notes: string[] = [];
-  /** Records read by recordShape.ts's scanner rather than JSON.parse (for the benchmark). */
+  /** Records read by recordScanner.ts's scanner rather than JSON.parse (for the benchmark). */
   fastPathRecords = 0;
   /** The newest file read in each archive folder (logFile.ts `finishReading`). */
   readonly newestFiles = new Map<string, string>();

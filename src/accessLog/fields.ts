@@ -35,7 +35,7 @@ export function emptyFields(): RecordFields {
 
 /**
  * Extracts {@link RecordFields} from one record's JSON text through `JSON.parse`. This is the generic path: most
- * records take recordShape.ts's faster one, which a property test holds to the same results.
+ * records take recordScanner.ts's faster one, which a property test holds to the same results.
  * Throws {@link MalformedRecordError} for text that is not a JSON object.
  */
 export function extractFields(text: string): RecordFields {

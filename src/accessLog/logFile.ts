@@ -4,7 +4,7 @@ import { createGunzip } from 'node:zlib';
 import type { AccessCounts, BadLine, LogStats } from './counts.js';
 import { MAX_RECORD_BYTES, RecordSplitter } from './lines.js';
 import { CLOCK_SKEW_ALLOWANCE_MS, classifyFields, classifyRecord, isUnusable, salvageDigests, type Classified, type RecordFilter, type SkipReason } from './record.js';
-import { RecordScanner } from './recordShape.js';
+import { RecordScanner } from './recordScanner.js';
 import { archivePathRange } from './sources/archiveLayout.js';
 
 /** Feeds one log file's bytes through the splitter and the classifier into the counts. */
@@ -35,8 +35,6 @@ export class LogFileReader {
 
   /** Bytes decoded from the file (decompressed): not counted again as bytes read. */
   pushDecoded(chunk: Buffer | string): void {
-    // The scanner remembers searches by buffer; a producer may hand the same buffer again with new bytes.
-    this.scanner?.forgetSearches();
     this.splitter.push(chunk);
   }
 

@@ -18,6 +18,18 @@ export class ManifestTable {
 
   /** Counts an access to the digest `words` in the repository `bytes[start, end)` (lower-case ASCII). */
   addBytes(words: Int32Array, bytes: Buffer, start: number, end: number, timeMs: number): void {
+    // Found by its digest, its repository compared as bytes: the repository's id is looked up only for a new entry.
+    const { slots, records } = this;
+    const mask = slots.length - 1;
+    for (let slot = words[0]! & mask; ; slot = (slot + 1) & mask) {
+      const entry = slots[slot]!;
+      if (entry === 0) break;
+      const at = (entry - 1) * RECORD;
+      if (sameWords(records, at, words) && this.repositories.hasBytes(records[at + REPOSITORY]!, bytes, start, end)) {
+        this.count(at, timeMs, 1);
+        return;
+      }
+    }
     this.add(words, this.repositories.idOfBytes(bytes, start, end), timeMs, 1);
   }
 
@@ -46,8 +58,7 @@ export class ManifestTable {
     const found = this.find(words, repository);
     const records = this.records;
     if (found !== -1) {
-      records[found + COUNT] = records[found + COUNT]! + count;
-      if (timeMs > this.lastAccessAt(found)) this.setLastAccess(found, timeMs);
+      this.count(found, timeMs, count);
       return;
     }
     if ((this.used + 1) * 2 > this.slots.length) this.grow();
@@ -62,6 +73,11 @@ export class ManifestTable {
     this.setLastAccess(at, timeMs);
     this.place(this.used, words[0]!);
     this.used++;
+  }
+
+  private count(at: number, timeMs: number, count: number): void {
+    this.records[at + COUNT] = this.records[at + COUNT]! + count;
+    if (timeMs > this.lastAccessAt(at)) this.setLastAccess(at, timeMs);
   }
 
   /** The record offset of the entry, or -1. */
@@ -117,15 +133,17 @@ function digestOfWords(records: Int32Array, at: number): string {
 }
 
 /**
- * Repository names by id: found from a record's bytes through a small hash table (no string built), or from
- * a name. Registries have few repositories next to their manifests, so this stays small and hot.
+ * Repository names by id, and their bytes side by side in one small array, to compare with a record's bytes without
+ * building a string. Registries have few repositories next to their manifests, so this stays small and hot.
  */
 class RepositoryNames {
   private readonly names: string[] = [];
-  private readonly bytesOf: (Buffer | undefined)[] = [];
   private readonly byName = new Map<string, number>();
-  private slots = new Int32Array(1 << 8);
-  private hashes: number[] = [];
+  /** Name `id` is `pool[starts[id], starts[id] + lengths[id])`; its length is -1 when it is not ASCII. */
+  private pool = new Uint8Array(1 << 12);
+  private poolUsed = 0;
+  private starts = new Int32Array(64);
+  private lengths = new Int32Array(64);
 
   name(id: number): string {
     return this.names[id]!;
@@ -141,54 +159,44 @@ class RepositoryNames {
     const id = this.names.length;
     this.names.push(name);
     this.byName.set(name, id);
+    if (id === this.starts.length) {
+      this.starts = grownInts(this.starts);
+      this.lengths = grownInts(this.lengths);
+    }
     // eslint-disable-next-line no-control-regex -- ASCII is the point
     const ascii = /^[\x00-\x7f]*$/.test(name);
-    this.bytesOf.push(ascii ? Buffer.from(name, 'latin1') : undefined);
-    const hash = ascii ? hashBytes(this.bytesOf[id]!, 0, name.length) : 0;
-    this.hashes.push(hash);
-    if (ascii) this.place(id, hash);
+    this.starts[id] = this.poolUsed;
+    this.lengths[id] = ascii ? name.length : -1;
+    if (ascii) {
+      if (this.poolUsed + name.length > this.pool.length) {
+        const pool = new Uint8Array(Math.max(this.pool.length * 2, this.poolUsed + name.length));
+        pool.set(this.pool);
+        this.pool = pool;
+      }
+      this.pool.set(Buffer.from(name, 'latin1'), this.poolUsed);
+      this.poolUsed += name.length;
+    }
     return id;
   }
 
+  /** The id of the repository `bytes[start, end)` (lower-case ASCII). */
   idOfBytes(bytes: Buffer, start: number, end: number): number {
-    const hash = hashBytes(bytes, start, end);
-    const { slots } = this;
-    const mask = slots.length - 1;
-    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
-      const entry = slots[slot]!;
-      if (entry === 0) break;
-      const id = entry - 1;
-      if (this.hashes[id] === hash && equalBytes(this.bytesOf[id]!, bytes, start, end)) return id;
-    }
     return this.idOfName(bytes.toString('latin1', start, end));
   }
 
-  private place(id: number, hash: number): void {
-    if ((this.names.length + 1) * 2 > this.slots.length) {
-      this.slots = new Int32Array(this.slots.length * 2);
-      for (let other = 0; other < id; other++) if (this.bytesOf[other] !== undefined) this.placeSlot(other, this.hashes[other]!);
-    }
-    this.placeSlot(id, hash);
-  }
-
-  private placeSlot(id: number, hash: number): void {
-    const { slots } = this;
-    const mask = slots.length - 1;
-    let slot = hash & mask;
-    while (slots[slot] !== 0) slot = (slot + 1) & mask;
-    slots[slot] = id + 1;
+  /** Whether the repository `id` is `bytes[start, end)`. */
+  hasBytes(id: number, bytes: Buffer, start: number, end: number): boolean {
+    const length = this.lengths[id]!;
+    if (length !== end - start) return false;
+    const { pool } = this;
+    const from = this.starts[id]!;
+    for (let i = 0; i < length; i++) if (pool[from + i] !== bytes[start + i]) return false;
+    return true;
   }
 }
 
-/** FNV-1a over the bytes. */
-function hashBytes(bytes: Buffer, start: number, end: number): number {
-  let hash = 0x811c9dc5;
-  for (let i = start; i < end; i++) hash = Math.imul(hash ^ bytes[i]!, 0x01000193);
-  return hash >>> 1;
-}
-
-function equalBytes(own: Buffer, bytes: Buffer, start: number, end: number): boolean {
-  if (own.length !== end - start) return false;
-  for (let i = 0; i < own.length; i++) if (own[i] !== bytes[start + i]) return false;
-  return true;
+function grownInts(array: Int32Array): Int32Array<ArrayBuffer> {
+  const copy = new Int32Array(array.length * 2);
+  copy.set(array);
+  return copy;
 }

@@ -92,7 +92,7 @@ export function classifyRecord(text: string, filter: RecordFilter, unterminated 
 }
 
 /**
- * The same decision, from fields already extracted (by recordShape.ts's scanner or by fields.ts). A field the
+ * The same decision, from fields already extracted (by recordScanner.ts's scanner or by fields.ts). A field the
  * decision needs that is absent is `missing-fields` (schema drift, never a legitimate skip); only a field that is
  * present with another value is skipped as another category, operation or result.
  */
