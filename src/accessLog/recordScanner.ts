@@ -212,26 +212,37 @@ export class RecordScanner {
    */
   private stringEnd(bytes: Buffer, p: number, end: number): number {
     const { words, offset } = this;
-    // Four bytes at a time, from the word that holds p (its bytes before p ignored), to the first byte that may end
-    // the string: most often its closing quote.
     const lastWord = (offset + end - 1) >> 2;
-    let w = (offset + p) >> 2;
-    if (lastWord < words.length && w <= lastWord) {
+    if (lastWord >= words.length) return this.stringEndByBytes(bytes, p, end);
+    let kind = STRING;
+    for (;;) {
+      // Four bytes at a time, from the word that holds p (its bytes before p ignored), to the first byte that may end
+      // the string: most often its closing quote.
+      let w = (offset + p) >> 2;
+      if (w > lastWord) return -1;
       let flags = mayEndString(words[w]!) & (-1 << (((offset + p) & 3) << 3));
       while (flags === 0 && w < lastWord) flags = mayEndString(words[++w]!);
-      if (flags !== 0) {
-        const at = (w << 2) + ((31 - Math.clz32(flags & -flags)) >> 3) - offset;
-        if (at < end && bytes[at] === QUOTE) {
-          this.stringKind = STRING;
-          return at;
-        }
+      if (flags === 0) return -1;
+      p = (w << 2) + ((31 - Math.clz32(flags & -flags)) >> 3) - offset;
+      if (p >= end) return -1;
+      const c = bytes[p]!;
+      if (c === QUOTE) {
+        this.stringKind = kind;
+        return p;
       }
+      if (c === BACKSLASH) {
+        const next = this.escapeEnd(bytes, p, end);
+        if (next < 0) return -1;
+        if (kind !== ASCII_ESCAPED) kind = next - p === 6 && isAsciiEscape(bytes, p) ? ASCII_ESCAPED : ESCAPED;
+        p = next;
+      } else if (c < SPACE) return -1;
+      // Else a byte flagged wrongly (a borrow from a byte before it): on from the next.
+      else p++;
     }
-    return this.escapedStringEnd(bytes, p, end);
   }
 
-  /** `stringEnd` one byte at a time: for strings with escapes (and any that `stringEnd` cannot read by words). */
-  private escapedStringEnd(bytes: Buffer, p: number, end: number): number {
+  /** `stringEnd` one byte at a time (where the buffer's memory cannot be read as whole words, or on a big-endian machine). */
+  private stringEndByBytes(bytes: Buffer, p: number, end: number): number {
     let kind = STRING;
     for (;;) {
       while (p < end && IN_STRING[bytes[p]!] === 1) p++;
@@ -242,17 +253,21 @@ export class RecordScanner {
         return p;
       }
       // A backslash, or a raw control character (which JSON.parse refuses).
-      if (c !== BACKSLASH || p + 1 >= end) return -1;
-      if (kind === STRING) kind = ESCAPED;
-      const escape = bytes[p + 1]!;
-      if (escape === LETTER_U) {
-        if (p + 5 >= end || HEX[bytes[p + 2]!]! + HEX[bytes[p + 3]!]! + HEX[bytes[p + 4]!]! + HEX[bytes[p + 5]!]! !== 4) return -1;
-        // \u0000 to \u007f.
-        if (bytes[p + 2] === DIGIT_0 && bytes[p + 3] === DIGIT_0 && bytes[p + 4]! <= DIGIT_0 + 7) kind = ASCII_ESCAPED;
-        p += 6;
-      } else if (SIMPLE_ESCAPE[escape] === 1) p += 2;
-      else return -1;
+      if (c !== BACKSLASH) return -1;
+      const next = this.escapeEnd(bytes, p, end);
+      if (next < 0) return -1;
+      if (kind !== ASCII_ESCAPED) kind = next - p === 6 && isAsciiEscape(bytes, p) ? ASCII_ESCAPED : ESCAPED;
+      p = next;
     }
+  }
+
+  /** The end of the escape at `p` (a backslash), or -1 when it is not one JSON allows. */
+  private escapeEnd(bytes: Buffer, p: number, end: number): number {
+    if (p + 1 >= end) return -1;
+    const escape = bytes[p + 1]!;
+    if (escape !== LETTER_U) return SIMPLE_ESCAPE[escape] === 1 ? p + 2 : -1;
+    if (p + 5 >= end || HEX[bytes[p + 2]!]! + HEX[bytes[p + 3]!]! + HEX[bytes[p + 4]!]! + HEX[bytes[p + 5]!]! !== 4) return -1;
+    return p + 6;
   }
 
   /** The memory of `bytes` as 32-bit words (a word's index: its byte offset in the ArrayBuffer, divided by 4). */
@@ -263,6 +278,11 @@ export class RecordScanner {
     // Words are read as little-endian (the first byte lowest); elsewhere the strings are scanned a byte at a time.
     if (LITTLE_ENDIAN && this.words.buffer !== bytes.buffer) this.words = new Int32Array(bytes.buffer, 0, bytes.buffer.byteLength >> 2);
   }
+}
+
+/** Whether the `\u` escape at `p` is one of an ASCII character (`\u0000` to `\u007f`). */
+function isAsciiEscape(bytes: Buffer, p: number): boolean {
+  return bytes[p + 2] === DIGIT_0 && bytes[p + 3] === DIGIT_0 && bytes[p + 4]! <= DIGIT_0 + 7;
 }
 
 /**
