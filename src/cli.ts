@@ -1,15 +1,14 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { ConfigError, flagOf, loadConfig, SETTINGS, type Config, type SettingName, type Settings } from './config.js';
+import type { Config } from './config.js';
 import { DeletionJournal, FileJournalSink, readJournalFile, unresolvedIntents, type IntentRecord } from './deletion/journal.js';
 import { journalOutcomeOf, reconciliationReport } from './deletion/reconcile.js';
 import { StopRequest } from './deletion/stop.js';
-import { InventoryFileError } from './inventory.js';
-import { errorMessage, runPass, type PassDependencies } from './pass.js';
+import type { PassDependencies } from './pass.js';
 import { RunBudget } from './registry/budget.js';
 import { formatReportText, TOOL_NAME, TOOL_VERSION, type PassReport, type ReconciliationReport } from './report.js';
 import { Redactor } from './secrets.js';
-import { createPassDependencies } from './wiring.js';
+import { flagOf, SETTINGS, type SettingName, type Settings } from './settings.js';
 
 /** Exit codes; a run stopped by a signal exits 128 + the signal's number, as shells expect (130 SIGINT, 143 SIGTERM). */
 export const EXIT = { ok: 0, failure: 1, usage: 2, refused: 3, SIGINT: 130, SIGTERM: 143 } as const;
@@ -77,7 +76,7 @@ export async function main(argv: string[], rawIo: CliIo): Promise<number> {
   try {
     ({ values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false }));
   } catch (error) {
-    io.stderr(`acr-cache-cleaner: ${errorMessage(error)}\nRun with --help for the flags.\n`);
+    io.stderr(`acr-cache-cleaner: ${(error as Error).message}\nRun with --help for the flags.\n`);
     return EXIT.usage;
   }
   if (values.help) {
@@ -88,6 +87,13 @@ export async function main(argv: string[], rawIo: CliIo): Promise<number> {
     io.stdout(`${TOOL_VERSION}\n`);
     return EXIT.ok;
   }
+  // Loaded only now (zod with them): --help and --version need none of it.
+  const [{ ConfigError, loadConfig }, { InventoryFileError }, { errorMessage, runPass }, { createPassDependencies }] = await Promise.all([
+    import('./config.js'),
+    import('./inventory.js'),
+    import('./pass.js'),
+    import('./wiring.js'),
+  ]);
   const output = (values.output as string | undefined) ?? 'text';
   if (output !== 'text' && output !== 'json') {
     io.stderr(`acr-cache-cleaner: --output must be text or json, not ${JSON.stringify(output)}\n`);

@@ -22,10 +22,11 @@ async function modulesLoadedBy(args: string[]): Promise<string[]> {
 const azureModules = (urls: string[]) => [...new Set(urls.filter((url) => url.includes('/node_modules/@azure/')).map((url) => /node_modules\/(@azure\/[^/]+)/.exec(url)![1]))];
 
 describe('start-up', () => {
-  it('--help loads no Azure SDK', async () => {
+  it('--help loads no Azure SDK, and not zod (the settings table is apart from the schemas)', async () => {
     const loaded = await modulesLoadedBy(['--help']);
     expect(loaded.some((url) => url.endsWith('/src/cli.ts'))).toBe(true);
     expect(azureModules(loaded)).toEqual([]);
+    expect(loaded.filter((url) => url.includes('/node_modules/zod/'))).toEqual([]);
   });
 
   it('an offline run (log folder and inventory snapshot) loads no Azure SDK', async () => {
