@@ -1,6 +1,4 @@
-import { readSync } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
-import { open, readdir, stat } from 'node:fs/promises';
+import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { AccessCounts, LogStats } from '../counts.js';
 import { readLogStream, finishReading } from '../logFile.js';
@@ -22,23 +20,17 @@ export class LocalDirLogSource implements AccessLogSource {
   async read(filter: RecordFilter, signal?: AbortSignal): Promise<LogReadResult> {
     const counts = new AccessCounts();
     const stats = new LogStats();
-    const info = await stat(this.directory).catch(() => undefined);
-    if (!info?.isDirectory()) throw new LogSourceError(`the log directory ${this.directory} does not exist or is not a directory`);
-    const { files, skippedOutsideWindow } = await this.list(filter, signal);
+    if (!statSync(this.directory, { throwIfNoEntry: false })?.isDirectory()) {
+      throw new LogSourceError(`the log directory ${this.directory} does not exist or is not a directory`);
+    }
+    const { files, skippedOutsideWindow } = this.list(filter, signal);
     // Files are read one after the other, in name order (the report's first bad lines stay the same from run to
-    // run); the next few are opened and their first chunk read meanwhile, as a folder of small hourly files
-    // would otherwise spend most of its time waiting on one file system call after another.
-    const ahead: Promise<OpenedFile>[] = [];
-    const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
-    try {
-      for (let index = 0; index < files.length; index++) {
-        signal?.throwIfAborted();
-        while (ahead.length < PREFETCH && index + ahead.length < files.length) ahead.push(openFile(files[index + ahead.length]!.path));
-        const file = await ahead.shift()!;
-        await readLogStream(files[index]!.relativePath, file.chunks(buffer), filter, counts, stats);
-      }
-    } finally {
-      for (const file of ahead) await (await file).close();
+    // run), with synchronous calls into one reused buffer: on a local disk a call handed to the thread pool and
+    // back costs more than the call itself, and a folder of hourly files makes hundreds of them.
+    const reads = new ChunkReads();
+    for (const file of files) {
+      signal?.throwIfAborted();
+      await readLogStream(file.relativePath, reads.of(file.path), filter, counts, stats);
     }
     finishReading(counts, stats);
     if (skippedOutsideWindow > 0) stats.notes.push(`${skippedOutsideWindow} archive folders or files outside the window were not read`);
@@ -46,86 +38,52 @@ export class LocalDirLogSource implements AccessLogSource {
   }
 
   /** The files to read, in name order; folders and files of the archive layout outside the window are left out. */
-  private async list(filter: RecordFilter, signal?: AbortSignal): Promise<{ files: { path: string; relativePath: string }[]; skippedOutsideWindow: number }> {
+  private list(filter: RecordFilter, signal?: AbortSignal): { files: { path: string; relativePath: string }[]; skippedOutsideWindow: number } {
     const matches = pathPatternMatcher(this.pathPattern);
+    const files: { path: string; relativePath: string }[] = [];
     let skippedOutsideWindow = 0;
-    const walk = async (dir: string): Promise<{ path: string; relativePath: string }[]> => {
+    const walk = (dir: string): void => {
       signal?.throwIfAborted();
-      const entries = await readdir(dir, { withFileTypes: true });
+      const entries = readdirSync(dir, { withFileTypes: true });
       entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-      const found = await Promise.all(
-        entries.map(async (entry) => {
-          const path = join(dir, entry.name);
-          const relativePath = relative(this.directory, path).split(sep).join('/');
-          if (!mayHoldWindow(relativePath + (entry.isDirectory() ? '/' : ''), filter.window)) {
-            skippedOutsideWindow++;
-            return [];
-          }
-          if (entry.isDirectory()) return walk(path);
-          return entry.isFile() && matches(relativePath) ? [{ path, relativePath }] : [];
-        }),
-      );
-      return found.flat();
-    };
-    return { files: await walk(this.directory), skippedOutsideWindow };
-  }
-}
-
-/** Files opened ahead of their turn. */
-const PREFETCH = 8;
-const FIRST_CHUNK_BYTES = 16 * 1024;
-const CHUNK_BYTES = 256 * 1024;
-/** Chunks read in a row before the event loop gets a turn (a signal, a timer): 4 MiB. */
-const CHUNKS_BETWEEN_TURNS = 16;
-
-interface OpenedFile {
-  /** The file's bytes, the first chunk in its own buffer, the rest read into `buffer`, one after the other. */
-  chunks(buffer: Buffer): AsyncGenerator<Buffer>;
-  /** For a file whose turn never came. */
-  close(): Promise<void>;
-}
-
-/**
- * Opens a file and reads its first chunk at once (most hourly files are smaller than that). When its turn comes,
- * the rest is read synchronously through the same handle into one reused buffer: each chunk is done with before
- * the next is read (readLogStream promises it), and on one core a read handed to the thread pool and back costs
- * more than the read itself. A file that cannot be opened fails when its turn comes, not before.
- */
-async function openFile(path: string): Promise<OpenedFile> {
-  let handle: FileHandle | undefined;
-  let first: Buffer;
-  try {
-    handle = await open(path, 'r');
-    const buffer = Buffer.allocUnsafe(FIRST_CHUNK_BYTES);
-    const { bytesRead } = await handle.read(buffer, 0, FIRST_CHUNK_BYTES, null);
-    first = buffer.subarray(0, bytesRead);
-  } catch (error) {
-    await handle?.close();
-    return {
-      // eslint-disable-next-line require-yield -- it fails on its first step, when the file's turn comes
-      chunks: async function* () {
-        throw error;
-      },
-      close: async () => {},
-    };
-  }
-  const opened = handle;
-  return {
-    chunks: async function* (buffer: Buffer) {
-      try {
-        if (first.length > 0) yield first;
-        // A short read of a regular file is its end: no need to ask again.
-        if (first.length < FIRST_CHUNK_BYTES) return;
-        for (let reads = 1; ; reads++) {
-          const bytesRead = readSync(opened.fd, buffer, 0, buffer.length, null);
-          if (bytesRead > 0) yield bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead);
-          if (bytesRead < buffer.length) return;
-          if (reads % CHUNKS_BETWEEN_TURNS === 0) await new Promise((resolve) => setImmediate(resolve));
-        }
-      } finally {
-        await opened.close();
+      for (const entry of entries) {
+        const path = join(dir, entry.name);
+        const relativePath = relative(this.directory, path).split(sep).join('/');
+        if (!mayHoldWindow(relativePath + (entry.isDirectory() ? '/' : ''), filter.window)) skippedOutsideWindow++;
+        else if (entry.isDirectory()) walk(path);
+        else if (entry.isFile() && matches(relativePath)) files.push({ path, relativePath });
       }
-    },
-    close: () => opened.close(),
-  };
+    };
+    walk(this.directory);
+    return { files, skippedOutsideWindow };
+  }
+}
+
+const CHUNK_BYTES = 256 * 1024;
+/** Bytes read in a row before the event loop gets a turn (a signal, a timer): 4 MiB. */
+const BYTES_BETWEEN_TURNS = 4 * 1024 * 1024;
+
+/** Files read chunk by chunk into one buffer (readLogStream is done with each chunk before it asks for the next). */
+class ChunkReads {
+  private readonly buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+  private sinceTurn = 0;
+
+  async *of(path: string): AsyncGenerator<Buffer> {
+    const fd = openSync(path, 'r');
+    try {
+      for (;;) {
+        const bytesRead = readSync(fd, this.buffer, 0, CHUNK_BYTES, null);
+        if (bytesRead > 0) yield bytesRead === CHUNK_BYTES ? this.buffer : this.buffer.subarray(0, bytesRead);
+        this.sinceTurn += bytesRead;
+        if (this.sinceTurn >= BYTES_BETWEEN_TURNS) {
+          this.sinceTurn = 0;
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        // A short read of a regular file is its end: no need to ask again.
+        if (bytesRead < CHUNK_BYTES) return;
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
 }
