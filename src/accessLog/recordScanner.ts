@@ -22,10 +22,9 @@ export class RecordScanner {
   private readonly ends = new Int32Array(FIELD_COUNT);
   /** The kind of the string `stringEnd` last scanned: STRING, ESCAPED or ASCII_ESCAPED. */
   private stringKind = STRING;
-  /** The buffer last read, its offset in its memory, and that memory four bytes at a time (see `wordsOf`). */
+  /** The buffer last read, and a view of it that reads four bytes at once anywhere. */
   private buffer: Buffer | undefined;
-  private offset = 0;
-  private words: Int32Array<ArrayBufferLike> = new Int32Array(0);
+  private view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
   private readonly time = new ServiceTimeReader();
   /** The 64 hex digits of the digest of the last access `classify` found, as 8 integers (for AccessCounts). */
   readonly digestWords = new Int32Array(8);
@@ -36,7 +35,10 @@ export class RecordScanner {
   read(bytes: Buffer, start: number, end: number): boolean {
     const { kinds, starts, ends } = this;
     for (let f = 0; f < FIELD_COUNT; f++) kinds[f] = ABSENT;
-    this.wordsOf(bytes);
+    if (this.buffer !== bytes) {
+      this.buffer = bytes;
+      this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+    }
     let p = skipSpace(bytes, start, end);
     if (p >= end || bytes[p] !== OPEN_BRACE) return false;
     let depth = 1;
@@ -211,41 +213,16 @@ export class RecordScanner {
    * (a raw control character, a bad escape, no closing quote before `end`). Sets `stringKind`.
    */
   private stringEnd(bytes: Buffer, p: number, end: number): number {
-    const { words, offset } = this;
-    const lastWord = (offset + end - 1) >> 2;
-    if (lastWord >= words.length) return this.stringEndByBytes(bytes, p, end);
+    const { view } = this;
+    // Four bytes at a time (the last few of the buffer one by one) to the first byte that may end the string: most
+    // often its closing quote.
+    const wordsEnd = Math.min(end, bytes.length - 3);
     let kind = STRING;
     for (;;) {
-      // Four bytes at a time, from the word that holds p (its bytes before p ignored), to the first byte that may end
-      // the string: most often its closing quote.
-      let w = (offset + p) >> 2;
-      if (w > lastWord) return -1;
-      let flags = mayEndString(words[w]!) & (-1 << (((offset + p) & 3) << 3));
-      while (flags === 0 && w < lastWord) flags = mayEndString(words[++w]!);
-      if (flags === 0) return -1;
-      p = (w << 2) + ((31 - Math.clz32(flags & -flags)) >> 3) - offset;
-      if (p >= end) return -1;
-      const c = bytes[p]!;
-      if (c === QUOTE) {
-        this.stringKind = kind;
-        return p;
-      }
-      if (c === BACKSLASH) {
-        const next = this.escapeEnd(bytes, p, end);
-        if (next < 0) return -1;
-        if (kind !== ASCII_ESCAPED) kind = next - p === 6 && isAsciiEscape(bytes, p) ? ASCII_ESCAPED : ESCAPED;
-        p = next;
-      } else if (c < SPACE) return -1;
-      // Else a byte flagged wrongly (a borrow from a byte before it): on from the next.
-      else p++;
-    }
-  }
-
-  /** `stringEnd` one byte at a time (where the buffer's memory cannot be read as whole words, or on a big-endian machine). */
-  private stringEndByBytes(bytes: Buffer, p: number, end: number): number {
-    let kind = STRING;
-    for (;;) {
-      while (p < end && IN_STRING[bytes[p]!] === 1) p++;
+      let flags = 0;
+      while (p < wordsEnd && (flags = mayEndString(view.getInt32(p, true))) === 0) p += 4;
+      if (flags !== 0) p += (31 - Math.clz32(flags & -flags)) >> 3;
+      else while (p < end && IN_STRING[bytes[p]!] === 1) p++;
       if (p >= end) return -1;
       const c = bytes[p]!;
       if (c === QUOTE) {
@@ -254,30 +231,21 @@ export class RecordScanner {
       }
       // A backslash, or a raw control character (which JSON.parse refuses).
       if (c !== BACKSLASH) return -1;
-      const next = this.escapeEnd(bytes, p, end);
+      const next = escapeEnd(bytes, p, end);
       if (next < 0) return -1;
       if (kind !== ASCII_ESCAPED) kind = next - p === 6 && isAsciiEscape(bytes, p) ? ASCII_ESCAPED : ESCAPED;
       p = next;
     }
   }
+}
 
-  /** The end of the escape at `p` (a backslash), or -1 when it is not one JSON allows. */
-  private escapeEnd(bytes: Buffer, p: number, end: number): number {
-    if (p + 1 >= end) return -1;
-    const escape = bytes[p + 1]!;
-    if (escape !== LETTER_U) return SIMPLE_ESCAPE[escape] === 1 ? p + 2 : -1;
-    if (p + 5 >= end || HEX[bytes[p + 2]!]! + HEX[bytes[p + 3]!]! + HEX[bytes[p + 4]!]! + HEX[bytes[p + 5]!]! !== 4) return -1;
-    return p + 6;
-  }
-
-  /** The memory of `bytes` as 32-bit words (a word's index: its byte offset in the ArrayBuffer, divided by 4). */
-  private wordsOf(bytes: Buffer): void {
-    if (this.buffer === bytes) return;
-    this.buffer = bytes;
-    this.offset = bytes.byteOffset;
-    // Words are read as little-endian (the first byte lowest); elsewhere the strings are scanned a byte at a time.
-    if (LITTLE_ENDIAN && this.words.buffer !== bytes.buffer) this.words = new Int32Array(bytes.buffer, 0, bytes.buffer.byteLength >> 2);
-  }
+/** The end of the escape at `p` (a backslash), or -1 when it is not one JSON allows. */
+function escapeEnd(bytes: Buffer, p: number, end: number): number {
+  if (p + 1 >= end) return -1;
+  const escape = bytes[p + 1]!;
+  if (escape !== LETTER_U) return SIMPLE_ESCAPE[escape] === 1 ? p + 2 : -1;
+  if (p + 5 >= end || HEX[bytes[p + 2]!]! + HEX[bytes[p + 3]!]! + HEX[bytes[p + 4]!]! + HEX[bytes[p + 5]!]! !== 4) return -1;
+  return p + 6;
 }
 
 /** Whether the `\u` escape at `p` is one of an ASCII character (`\u0000` to `\u007f`). */
@@ -286,17 +254,15 @@ function isAsciiEscape(bytes: Buffer, p: number): boolean {
 }
 
 /**
- * The top bit of each byte of a word of four that may be a quote, a backslash or a control byte (below 0x20), the
- * rest 0. Each test rightly flags such a byte, and may wrongly flag a byte after one (a borrow), so the lowest flag
- * of a word whose bytes before it are all flagged rightly or not at all is right.
+ * The top bit of each byte of four (a little-endian word) that may be a quote, a backslash or a control byte (below
+ * 0x20), the rest 0. Each test flags every such byte, and may wrongly flag a byte after one (a borrow): the lowest
+ * flag is always right.
  */
 function mayEndString(word: number): number {
   const quotes = word ^ 0x22222222;
   const backslashes = word ^ 0x5c5c5c5c;
   return (((quotes - 0x01010101) & ~quotes) | ((backslashes - 0x01010101) & ~backslashes) | ((word - 0x20202020) & ~word)) & 0x80808080;
 }
-
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /** Containers nested deeper than this take the generic path (the bit set of arrays holds 31 levels). */
 export const MAX_DEPTH = 30;
