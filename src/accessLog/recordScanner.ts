@@ -57,7 +57,7 @@ export class RecordScanner {
         if (keyEnd < 0) return false;
         if (depth === 1 || depth === propertiesDepth) {
           const topLevel = depth === 1;
-          field = this.stringKind !== STRING ? escapedKeyField(bytes, p, keyEnd + 1, topLevel) : keyField(bytes, p + 1, keyEnd, topLevel ? TOP_LEVEL : PROPERTY);
+          field = this.stringKind !== STRING ? escapedKeyField(bytes, p, keyEnd + 1, topLevel) : keyField(this.view, bytes, p + 1, keyEnd, topLevel ? TOP_LEVEL : PROPERTY);
         }
         p = skipSpace(bytes, keyEnd + 1, end);
         if (p >= end || bytes[p] !== COLON) return false;
@@ -286,21 +286,24 @@ const PROPERTIES = -2;
 
 /**
  * The keys looked for, at the top level and in `properties`, by length and last byte (which tell them apart): an
- * entry is the key's slot + 3 (PROPERTIES is -2), 0 for none, and the entry's key as bytes.
+ * entry is the key's slot + 3 (PROPERTIES is -2), 0 for none; and the entry's key as little-endian words of four
+ * bytes, from its start, then its last four bytes (every key is at least four bytes long).
  */
 interface Keys {
   entries: Int8Array;
-  bytes: Buffer[];
+  words: Int32Array[];
 }
 
 function keyTable(keys: readonly string[], firstSlot: number): Keys {
-  const table: Keys = { entries: new Int8Array(32 * 256), bytes: Array.from({ length: FIELD_COUNT + 3 }, () => Buffer.alloc(0)) };
+  const table: Keys = { entries: new Int8Array(32 * 256), words: Array.from({ length: FIELD_COUNT + 3 }, () => new Int32Array(0)) };
   keys.forEach((key, index) => {
     const at = keyIndex(key.length, key.charCodeAt(key.length - 1));
-    if (table.entries[at] !== 0) throw new Error(`the keys ${key} and ${table.bytes[table.entries[at]!]} have the same length and last letter`);
+    if (table.entries[at] !== 0 || key.length < 4) throw new Error(`the key ${key} is shorter than four bytes, or has the length and last letter of another`);
     const entry = (key === 'properties' ? PROPERTIES : firstSlot + index) + 3;
+    const bytes = Buffer.from(key);
+    const words = Array.from({ length: key.length >> 2 }, (_, i) => bytes.readInt32LE(4 * i));
     table.entries[at] = entry;
-    table.bytes[entry] = Buffer.from(key);
+    table.words[entry] = Int32Array.from([...words, bytes.readInt32LE(key.length - 4)]);
   });
   return table;
 }
@@ -398,21 +401,22 @@ function literalEnd(bytes: Buffer, p: number, end: number, first: number): numbe
   return p + literal.length;
 }
 
-/** The slot of the key `bytes[start, end)` among `keys`, PROPERTIES, or NONE. */
-function keyField(bytes: Buffer, start: number, end: number, keys: Keys): number {
+/** The slot of the key `bytes[start, end)` (`view` reads `bytes`) among `keys`, PROPERTIES, or NONE. */
+function keyField(view: DataView, bytes: Buffer, start: number, end: number, keys: Keys): number {
   const length = end - start;
-  if (length === 0 || length > 31) return NONE;
+  if (length < 4 || length > 31) return NONE;
   const entry = keys.entries[keyIndex(length, bytes[end - 1]!)]!;
   if (entry === 0) return NONE;
-  const key = keys.bytes[entry]!;
-  for (let i = 0; i < length - 1; i++) if (bytes[start + i] !== key[i]) return NONE;
-  return entry - 3;
+  const words = keys.words[entry]!;
+  const last = words.length - 1;
+  for (let i = 0; i < last; i++) if (view.getInt32(start + 4 * i, true) !== words[i]) return NONE;
+  return view.getInt32(end - 4, true) === words[last] ? entry - 3 : NONE;
 }
 
 /** The slot of a key written with escapes (`"ti\u006de"` is `time`), decoded: rare enough to decode. */
 function escapedKeyField(bytes: Buffer, quote: number, end: number, topLevel: boolean): number {
   const key = Buffer.from(JSON.parse(bytes.toString('utf8', quote, end)) as string);
-  return keyField(key, 0, key.length, topLevel ? TOP_LEVEL : PROPERTY);
+  return keyField(new DataView(key.buffer, key.byteOffset, key.length), key, 0, key.length, topLevel ? TOP_LEVEL : PROPERTY);
 }
 
 function startsWithAscii(bytes: Buffer, word: string, at: number): boolean {
