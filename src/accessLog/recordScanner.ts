@@ -134,9 +134,9 @@ export class RecordScanner {
    * the one `classifyFields` gives; a property test holds them together.
    */
   classify(bytes: Buffer, filter: RecordFilter): 'access' | SkipReason | undefined {
-    const { kinds, starts, ends } = this;
+    const { kinds, starts, ends, view } = this;
     this.timeMs = Number.NaN;
-    if (kinds[CATEGORY] !== STRING || !equalsBytes(bytes, starts[CATEGORY]!, ends[CATEGORY]!, CATEGORY_BYTES)) return undefined;
+    if (kinds[CATEGORY] !== STRING || !equalsText(view, starts[CATEGORY]!, ends[CATEGORY]!, CATEGORY_WORDS)) return undefined;
     if (kinds[TIME] !== STRING) return undefined;
     let timeMs = this.time.read(bytes, starts[TIME]!, ends[TIME]!);
     if (Number.isNaN(timeMs)) return undefined;
@@ -157,7 +157,7 @@ export class RecordScanner {
     this.timeMs = timeMs;
     if (timeMs < window.startMs) return 'outside-window';
     if (kinds[OPERATION_NAME] !== STRING || !isPullOrPush(bytes, starts[OPERATION_NAME]!, ends[OPERATION_NAME]!)) return undefined;
-    if (kinds[RESULT_TYPE] !== STRING || !equalsBytes(bytes, starts[RESULT_TYPE]!, ends[RESULT_TYPE]!, HTTP_STATUS_CODE)) return undefined;
+    if (kinds[RESULT_TYPE] !== STRING || !equalsText(view, starts[RESULT_TYPE]!, ends[RESULT_TYPE]!, HTTP_STATUS_CODE)) return undefined;
     if (kinds[RESULT_DESCRIPTION] !== STRING) return undefined;
     if (!isSuccessStatus(bytes, starts[RESULT_DESCRIPTION]!, ends[RESULT_DESCRIPTION]!)) return 'unsuccessful';
     if (kinds[REPOSITORY] !== STRING || !isPlainRepository(bytes, starts[REPOSITORY]!, ends[REPOSITORY]!)) return undefined;
@@ -285,9 +285,26 @@ const NONE = -1;
 const PROPERTIES = -2;
 
 /**
+ * A text of at least four bytes as little-endian words of four bytes, from its start, then its last four bytes: the
+ * bytes of a record are compared with it four at a time.
+ */
+function wordsOf(text: string): Int32Array {
+  const bytes = Buffer.from(text);
+  if (bytes.length < 4) throw new Error(`${text} is shorter than four bytes`);
+  const words = Array.from({ length: bytes.length >> 2 }, (_, i) => bytes.readInt32LE(4 * i));
+  return Int32Array.from([...words, bytes.readInt32LE(bytes.length - 4)]);
+}
+
+/** Whether `bytes[start, end)` (`view` reads `bytes`) are the text `words` (see wordsOf) of `end - start` bytes. */
+function equalsWords(view: DataView, start: number, end: number, words: Int32Array): boolean {
+  const last = words.length - 1;
+  for (let i = 0; i < last; i++) if (view.getInt32(start + 4 * i, true) !== words[i]) return false;
+  return view.getInt32(end - 4, true) === words[last];
+}
+
+/**
  * The keys looked for, at the top level and in `properties`, by length and last byte (which tell them apart): an
- * entry is the key's slot + 3 (PROPERTIES is -2), 0 for none; and the entry's key as little-endian words of four
- * bytes, from its start, then its last four bytes (every key is at least four bytes long).
+ * entry is the key's slot + 3 (PROPERTIES is -2), 0 for none; and the entry's key as words (see wordsOf).
  */
 interface Keys {
   entries: Int8Array;
@@ -298,12 +315,10 @@ function keyTable(keys: readonly string[], firstSlot: number): Keys {
   const table: Keys = { entries: new Int8Array(32 * 256), words: Array.from({ length: FIELD_COUNT + 3 }, () => new Int32Array(0)) };
   keys.forEach((key, index) => {
     const at = keyIndex(key.length, key.charCodeAt(key.length - 1));
-    if (table.entries[at] !== 0 || key.length < 4) throw new Error(`the key ${key} is shorter than four bytes, or has the length and last letter of another`);
+    if (table.entries[at] !== 0) throw new Error(`the key ${key} has the length and last letter of another`);
     const entry = (key === 'properties' ? PROPERTIES : firstSlot + index) + 3;
-    const bytes = Buffer.from(key);
-    const words = Array.from({ length: key.length >> 2 }, (_, i) => bytes.readInt32LE(4 * i));
     table.entries[at] = entry;
-    table.words[entry] = Int32Array.from([...words, bytes.readInt32LE(key.length - 4)]);
+    table.words[entry] = wordsOf(key);
   });
   return table;
 }
@@ -406,11 +421,7 @@ function keyField(view: DataView, bytes: Buffer, start: number, end: number, key
   const length = end - start;
   if (length < 4 || length > 31) return NONE;
   const entry = keys.entries[keyIndex(length, bytes[end - 1]!)]!;
-  if (entry === 0) return NONE;
-  const words = keys.words[entry]!;
-  const last = words.length - 1;
-  for (let i = 0; i < last; i++) if (view.getInt32(start + 4 * i, true) !== words[i]) return NONE;
-  return view.getInt32(end - 4, true) === words[last] ? entry - 3 : NONE;
+  return entry !== 0 && equalsWords(view, start, end, keys.words[entry]!) ? entry - 3 : NONE;
 }
 
 /** The slot of a key written with escapes (`"ti\u006de"` is `time`), decoded: rare enough to decode. */
@@ -428,14 +439,13 @@ function equalsAscii(bytes: Buffer, start: number, end: number, word: string): b
   return end - start === word.length && startsWithAscii(bytes, word, start);
 }
 
-function equalsBytes(bytes: Buffer, start: number, end: number, word: Buffer): boolean {
-  if (end - start !== word.length) return false;
-  for (let i = 0; i < word.length; i++) if (bytes[start + i] !== word[i]) return false;
-  return true;
+/** Whether `bytes[start, end)` are the text `text` (words and length). */
+function equalsText(view: DataView, start: number, end: number, text: { words: Int32Array; length: number }): boolean {
+  return end - start === text.length && equalsWords(view, start, end, text.words);
 }
 
-const CATEGORY_BYTES = Buffer.from(REPOSITORY_EVENTS_CATEGORY);
-const HTTP_STATUS_CODE = Buffer.from('HttpStatusCode');
+const CATEGORY_WORDS = { words: wordsOf(REPOSITORY_EVENTS_CATEGORY), length: REPOSITORY_EVENTS_CATEGORY.length };
+const HTTP_STATUS_CODE = { words: wordsOf('HttpStatusCode'), length: 'HttpStatusCode'.length };
 
 /** Exactly `Pull` or `Push` (other spellings go to classifyFields, which compares without case). */
 function isPullOrPush(bytes: Buffer, start: number, end: number): boolean {
