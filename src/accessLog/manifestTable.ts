@@ -67,7 +67,7 @@ export class ManifestTable {
       this.records = new Int32Array(records.length * 2);
       this.records.set(records);
     }
-    this.records.set(words.subarray(0, 8), at);
+    for (let i = 0; i < 8; i++) this.records[at + i] = words[i]!;
     this.records[at + REPOSITORY] = repository;
     this.records[at + COUNT] = count;
     this.setLastAccess(at, timeMs);
@@ -133,8 +133,9 @@ function digestOfWords(records: Int32Array, at: number): string {
 }
 
 /**
- * Repository names by id, and their bytes side by side in one small array, to compare with a record's bytes without
- * building a string. Registries have few repositories next to their manifests, so this stays small and hot.
+ * Repository names by id, and their bytes side by side in one small array, found from a record's bytes through a
+ * hash table without building a string. Registries have few repositories next to their manifests, so this stays
+ * small and hot.
  */
 class RepositoryNames {
   private readonly names: string[] = [];
@@ -144,6 +145,8 @@ class RepositoryNames {
   private poolUsed = 0;
   private starts = new Int32Array(64);
   private lengths = new Int32Array(64);
+  /** Open addressing by the hash of the bytes of the ASCII names: id + 1, 0 for a free slot; at most half full. */
+  private slots = new Int32Array(256);
 
   name(id: number): string {
     return this.names[id]!;
@@ -175,12 +178,19 @@ class RepositoryNames {
       }
       this.pool.set(Buffer.from(name, 'latin1'), this.poolUsed);
       this.poolUsed += name.length;
+      if (this.names.length * 2 > this.slots.length) this.growSlots();
+      else this.place(id);
     }
     return id;
   }
 
   /** The id of the repository `bytes[start, end)` (lower-case ASCII). */
   idOfBytes(bytes: Buffer, start: number, end: number): number {
+    const { slots } = this;
+    const mask = slots.length - 1;
+    for (let slot = hashBytes(bytes, start, end) & mask; slots[slot] !== 0; slot = (slot + 1) & mask) {
+      if (this.hasBytes(slots[slot]! - 1, bytes, start, end)) return slots[slot]! - 1;
+    }
     return this.idOfName(bytes.toString('latin1', start, end));
   }
 
@@ -193,6 +203,26 @@ class RepositoryNames {
     for (let i = 0; i < length; i++) if (pool[from + i] !== bytes[start + i]) return false;
     return true;
   }
+
+  private place(id: number): void {
+    const { slots } = this;
+    const mask = slots.length - 1;
+    let slot = hashBytes(this.pool, this.starts[id]!, this.starts[id]! + this.lengths[id]!) & mask;
+    while (slots[slot] !== 0) slot = (slot + 1) & mask;
+    slots[slot] = id + 1;
+  }
+
+  private growSlots(): void {
+    this.slots = new Int32Array(this.slots.length * 2);
+    for (let id = 0; id < this.names.length; id++) if (this.lengths[id]! >= 0) this.place(id);
+  }
+}
+
+/** FNV-1a. */
+function hashBytes(bytes: Uint8Array, start: number, end: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = start; i < end; i++) hash = Math.imul(hash ^ bytes[i]!, 0x01000193);
+  return hash >>> 0;
 }
 
 function grownInts(array: Int32Array): Int32Array<ArrayBuffer> {
