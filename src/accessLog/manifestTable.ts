@@ -6,9 +6,9 @@
  */
 export class ManifestTable {
   /** Open addressing: entry index + 1, 0 for a free slot; at most half full. */
-  private slots = new Int32Array(1 << 16);
+  private slots = new Int32Array(1 << 15);
   /** Per entry, RECORD ints: the digest's 8 words, the repository id, the count, the last access (high, low). */
-  private records = new Int32Array(RECORD << 15);
+  private records = new Int32Array(RECORD << 14);
   private used = 0;
   private readonly repositories = new RepositoryNames();
 
