@@ -1,9 +1,9 @@
 /**
  * Log-parsing benchmark, on the two record shapes of bench/logParsingData.ts (compact, and spaced with a nested
  * `identity` and escaped user agents), each at two sizes:
- * - the reader alone (the `--log-dir` source the CLI uses), in a fresh process per measurement: throughput
- *   by wall clock and by CPU time, peak RSS (memory must stay flat as the file doubles), the share of records
- *   that took the byte-level fast path;
+ * - the reader alone (the `--log-dir` source the CLI uses, as built in dist/, the code the CLI runs), in a fresh
+ *   process per measurement: throughput by wall clock and by CPU time, peak RSS (memory must stay flat as the file
+ *   doubles), the share of records that took the byte-level fast path;
  * - side by side with the original script's loop (bench/python_baseline.py), alternating runs in the same run;
  * - the CLI end to end on the spaced file (a whole `acr-cache-cleaner` process against a whole Python process);
  * - start-up: `--help` and an offline run on the shipped example.
@@ -16,7 +16,8 @@ import { existsSync, linkSync } from 'node:fs';
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { LocalDirLogSource } from '../src/accessLog/sources/localDir.js';
+import { pathToFileURL } from 'node:url';
+import type { LocalDirLogSource as LogSource } from '../src/accessLog/sources/localDir.js';
 import { BENCH_NOW, DAY_MS, ensureLogFile, SHAPES, type RecordShape } from './logParsingData.js';
 
 const { values } = parseArgs({ options: { mb: { type: 'string', default: '200' }, runs: { type: 'string', default: '3' }, measure: { type: 'string' } } });
@@ -32,8 +33,10 @@ interface Measurement {
   maxRssMiB: number;
 }
 
-/** In the child: one read of the file through the log source of `--log-dir` (the folder, this file only). */
+/** In the child: one read of the file through the log source of `--log-dir` (the folder, this file only), as built. */
 async function measureOnce(path: string): Promise<Measurement> {
+  const built = pathToFileURL(join(root, 'dist', 'accessLog', 'sources', 'localDir.js')).href;
+  const { LocalDirLogSource } = (await import(built)) as { LocalDirLogSource: typeof LogSource };
   const started = process.hrtime.bigint();
   const cpu = process.cpuUsage();
   const { stats } = await new LocalDirLogSource(dirname(path), basename(path)).read({ window: { startMs: BENCH_NOW.getTime() - 7 * DAY_MS, endMs: BENCH_NOW.getTime() }, registryName: 'cicache' });
@@ -85,6 +88,9 @@ const mb = (bytes: number) => bytes / 1e6;
 const fixed = (value: number, digits = 0) => value.toFixed(digits);
 const median = (numbers: number[]) => [...numbers].sort((a, b) => a - b)[Math.floor(numbers.length / 2)]!;
 
+// The reader and the CLI are measured as built (what `acr-cache-cleaner` runs).
+execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root });
+
 const targetMb = Number(values.mb);
 const sizes = [targetMb / 2, targetMb];
 const files = new Map<RecordShape, string[]>();
@@ -129,7 +135,6 @@ for (const shape of SHAPES) {
 
 // The CLI as a user runs it (the built dist/bin.js), end to end on the spaced file: start-up, the whole read,
 // an inventory snapshot, the plan and the report, against the whole Python process on the same file.
-execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root });
 const cliDir = join(import.meta.dirname, '.data', 'cli-spaced');
 await rm(cliDir, { recursive: true, force: true });
 await mkdir(join(cliDir, 'logs'), { recursive: true });
