@@ -164,7 +164,7 @@ export class RecordSplitter {
     if (this.carryLength > 0) return this.finishCarriedLine(bytes, at);
     for (;;) {
       const c = bytes[at];
-      if (c === OPEN_BRACE || c === SPACE || c === TAB || c === CR) {
+      if ((c === OPEN_BRACE && !startsOrdinaryRecord(bytes, at)) || c === SPACE || c === TAB || c === CR) {
         const opener = documentOpenerEnd(bytes, at, this.ending);
         if (opener >= 0) {
           this.line += countNewlines(bytes, at, opener);
@@ -413,6 +413,11 @@ function documentOpenerEnd(bytes: Buffer, at: number, final: boolean): number {
 }
 
 const RECORDS_KEY = Buffer.from('"records"');
+
+/** Whether the `{` at `at` opens an ordinary record at once: `{"` and a key other than `records` (most lines). */
+function startsOrdinaryRecord(bytes: Buffer, at: number): boolean {
+  return at + 2 < bytes.length && bytes[at + 1] === QUOTE && bytes[at + 2] !== RECORDS_KEY[1];
+}
 
 function skipBlank(bytes: Buffer, p: number, limit: number): number {
   while (p < limit) {

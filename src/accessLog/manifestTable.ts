@@ -5,10 +5,12 @@
  * made once per repository, and for digests only when the counts are read out.
  */
 export class ManifestTable {
+  // Both arrays start small, so that they grow a few times in the first records already: the optimizing compiler then
+  // knows the way to growing, and growing later (at 4,096 entries, 8,192…) does not throw the optimized code away.
   /** Open addressing: entry index + 1, 0 for a free slot; at most half full. */
-  private slots = new Int32Array(1 << 15);
+  private slots = new Int32Array(16);
   /** Per entry, RECORD ints: the digest's 8 words, the repository id, the count, the last access (high, low). */
-  private records = new Int32Array(RECORD << 14);
+  private records = new Int32Array(RECORD * 8);
   private used = 0;
   private readonly repositories = new RepositoryNames();
 
@@ -88,7 +90,7 @@ export class ManifestTable {
       const entry = slots[slot]!;
       if (entry === 0) return -1;
       const at = (entry - 1) * RECORD;
-      if (records[at + REPOSITORY] === repository && sameWords(records, at, words)) return at;
+      if (sameWords(records, at, words) && records[at + REPOSITORY] === repository) return at;
     }
   }
 

@@ -516,30 +516,22 @@ const OWN_NAME = new Needle(OWN_USER_AGENT_PREFIX.slice(0, -1));
 
 /**
  * record.ts's `parseServiceTime` on bytes: `2025-01-30T14:19:15.1931730Z` (28 bytes) → epoch milliseconds, NaN for
- * anything else. The hour prefix is compared with the last one's, and `Date.UTC` runs once per hour.
+ * anything else (and for years before 100, which `Date.UTC` would read as 19xx). `subMillisecond`: whether digits
+ * beyond the millisecond were not zero.
  */
 class ServiceTimeReader {
-  private readonly hour = new Uint8Array(13);
-  private hourMs = Number.NaN;
   subMillisecond = false;
 
   read(bytes: Buffer, start: number, end: number): number {
-    if (end - start !== 28 || bytes[start + 27] !== 90 || bytes[start + 19] !== 46 || bytes[start + 13] !== COLON || bytes[start + 16] !== COLON) {
-      return Number.NaN;
-    }
-    if (!this.isCachedHour(bytes, start)) {
-      if (bytes[start + 4] !== MINUS || bytes[start + 7] !== MINUS || bytes[start + 10] !== 84) return Number.NaN;
-      const year = twoDigits(bytes, start) * 100 + twoDigits(bytes, start + 2);
-      const month = twoDigits(bytes, start + 5);
-      const day = twoDigits(bytes, start + 8);
-      const hour = twoDigits(bytes, start + 11);
-      if (year > 9999 || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23) return Number.NaN;
-      this.hourMs = Date.UTC(year, month - 1, day, hour);
-      this.hour.set(bytes.subarray(start, start + 13));
-    }
+    if (end - start !== 28 || bytes[start + 4] !== MINUS || bytes[start + 7] !== MINUS || bytes[start + 10] !== 84 || bytes[start + 13] !== COLON) return Number.NaN;
+    if (bytes[start + 16] !== COLON || bytes[start + 19] !== 46 || bytes[start + 27] !== 90) return Number.NaN;
+    const year = twoDigits(bytes, start) * 100 + twoDigits(bytes, start + 2);
+    const month = twoDigits(bytes, start + 5);
+    const day = twoDigits(bytes, start + 8);
+    const hour = twoDigits(bytes, start + 11);
     const minute = twoDigits(bytes, start + 14);
     const second = twoDigits(bytes, start + 17);
-    if (minute > 59 || second > 59) return Number.NaN;
+    if (year < 100 || year > 9999 || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 59) return Number.NaN;
     let fraction = 0;
     for (let i = start + 20; i < start + 27; i++) {
       const d = bytes[i]! - DIGIT_0;
@@ -547,15 +539,21 @@ class ServiceTimeReader {
       fraction = fraction * 10 + d;
     }
     this.subMillisecond = fraction % 10_000 !== 0;
-    return this.hourMs + minute * 60_000 + second * 1000 + Math.floor(fraction / 10_000);
+    return daysSinceEpoch(year, month, day) * 86_400_000 + hour * 3_600_000 + minute * 60_000 + second * 1000 + Math.floor(fraction / 10_000);
   }
+}
 
-  private isCachedHour(bytes: Buffer, start: number): boolean {
-    if (Number.isNaN(this.hourMs)) return false;
-    const hour = this.hour;
-    for (let i = 0; i < 13; i++) if (bytes[start + i] !== hour[i]) return false;
-    return true;
-  }
+/**
+ * Days from 1970-01-01 to the date (proleptic Gregorian; a day past the month's end runs into the next month, as with
+ * `Date.UTC`), by whole 400-year eras: arithmetic only, the same for every record.
+ */
+function daysSinceEpoch(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yearOfEra = y - era * 400;
+  const dayOfYear = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
+  const dayOfEra = yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear;
+  return era * 146_097 + dayOfEra - 719_468;
 }
 
 function twoDigits(bytes: Buffer, at: number): number {

@@ -48,7 +48,7 @@ export const awkwardTime = fc.oneof(
   { weight: 1, arbitrary: fc.integer({ min: -20, max: 12_000 }).map((minutesAgo) => new Date(NOW - minutesAgo * 60_000).toISOString()) },
   { weight: 1, arbitrary: fc.integer({ min: -20, max: 12_000 }).map((minutesAgo) => new Date(NOW - minutesAgo * 60_000).toISOString().replace(/\.\d+Z$/, 'Z')) },
   { weight: 1, arbitrary: fc.integer({ min: -20, max: 12_000 }).map((minutesAgo) => new Date(NOW - minutesAgo * 60_000 + 3_600_000).toISOString().replace('Z', '+01:00')) },
-  { weight: 1, arbitrary: fc.constantFrom('2026-11-27T02:04:59.9999999Z', '2026-11-27T02:05:00.0000001Z', '2026-11-20T02:00:00.0000000Z', '2026-13-01T00:00:00.0000000Z', '2026-11-26T24:00:00.0000000Z', '<nil>', '', 'yesterday', '2026-11-26T10:00:00.123456789Z') },
+  { weight: 1, arbitrary: fc.constantFrom('2026-11-27T02:04:59.9999999Z', '2026-11-27T02:05:00.0000001Z', '2026-11-20T02:00:00.0000000Z', '2026-13-01T00:00:00.0000000Z', '2026-11-26T24:00:00.0000000Z', '<nil>', '', 'yesterday', '2026-11-26T10:00:00.123456789Z', '0099-01-01T00:00:00.0000000Z', '2026-02-31T10:00:00.0000000Z', '2100-02-29T00:00:00.0000000Z', '2024-02-29T23:59:59.9999999Z', '1969-12-31T23:59:59.9990000Z') },
 );
 
 const digestArbitrary = fc
