@@ -59,9 +59,14 @@ export class RecordScanner {
           const topLevel = depth === 1;
           field = this.stringKind !== STRING ? escapedKeyField(bytes, p, keyEnd + 1, topLevel) : keyField(this.view, bytes, p + 1, keyEnd, topLevel ? TOP_LEVEL : PROPERTY);
         }
-        p = skipSpace(bytes, keyEnd + 1, end);
-        if (p >= end || bytes[p] !== COLON) return false;
-        p = skipSpace(bytes, p + 1, end);
+        p = keyEnd + 1;
+        // `": "` (most often) or `":`, else any blanks around the colon.
+        if (p + 1 < end && this.view.getUint16(p, true) === COLON_SPACE) p += 2;
+        else {
+          p = skipSpace(bytes, p, end);
+          if (p >= end || bytes[p] !== COLON) return false;
+          p = skipSpace(bytes, p + 1, end);
+        }
         if (field === PROPERTIES) {
           // A later `properties` replaces an earlier one whole.
           for (let f = FIRST_PROPERTY; f < FIELD_COUNT; f++) kinds[f] = ABSENT;
@@ -108,7 +113,7 @@ export class RecordScanner {
         if (p >= end) return false;
         const after = bytes[p]!;
         if (after === COMMA) {
-          p = skipSpace(bytes, p + 1, end);
+          p = p + 1 < end && bytes[p + 1] === SPACE ? p + 2 : skipSpace(bytes, p + 1, end);
           break;
         }
         if (after !== ((arrays & (1 << depth)) !== 0 ? CLOSE_BRACKET : CLOSE_BRACE)) return false;
@@ -347,6 +352,8 @@ const MINUS = 45;
 const DIGIT_0 = 48;
 const DIGIT_9 = 57;
 const COLON = 58;
+/** `: ` read as a little-endian 16-bit word. */
+const COLON_SPACE = COLON | (SPACE << 8);
 const OPEN_BRACKET = 91;
 const BACKSLASH = 92;
 const CLOSE_BRACKET = 93;
