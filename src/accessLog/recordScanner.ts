@@ -61,7 +61,7 @@ export class RecordScanner {
         }
         p = keyEnd + 1;
         // `": "` (most often) or `":`, else any blanks around the colon.
-        if (p + 1 < end && this.view.getUint16(p, true) === COLON_SPACE) p += 2;
+        if (p + 1 < end && this.view.getUint16(p, true) === COLON_SPACE) p = skipSpace(bytes, p + 2, end);
         else {
           p = skipSpace(bytes, p, end);
           if (p >= end || bytes[p] !== COLON) return false;
@@ -113,7 +113,7 @@ export class RecordScanner {
         if (p >= end) return false;
         const after = bytes[p]!;
         if (after === COMMA) {
-          p = p + 1 < end && bytes[p + 1] === SPACE ? p + 2 : skipSpace(bytes, p + 1, end);
+          p = skipSpace(bytes, p + 1 < end && bytes[p + 1] === SPACE ? p + 2 : p + 1, end);
           break;
         }
         if (after !== ((arrays & (1 << depth)) !== 0 ? CLOSE_BRACKET : CLOSE_BRACE)) return false;
