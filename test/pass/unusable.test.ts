@@ -13,6 +13,7 @@ function damagedLogs(unusable: number, usable: number): AccessLogSource {
     read: async () => {
       const counts = new AccessCounts();
       counts.sawRecord(NOW.getTime() - 3_600_000, true);
+      counts.add('heartbeat', digestOf('heartbeat'), NOW.getTime() - 3_600_000);
       counts.recordsInWindow = usable;
       counts.unusableRecords = unusable;
       counts.uncertainDigests.add(digestOf('named'));

@@ -231,9 +231,20 @@ describe('planCleanup: guards', () => {
     expect(plan.deletions).toEqual([]);
   });
 
+  it('refuses when records lie in the window but not one is a countable pull or push (the format changed)', () => {
+    const accesses = new AccessCounts();
+    accesses.sawRecord(NOW.getTime() - 3_600_000, true);
+    accesses.recordsInWindow = 61;
+    const plan = planCleanup({ inventory, accesses, policy: policyOf(), now: NOW });
+    expect(plan.aborted?.reason).toBe('logs-unusable');
+    expect(plan.aborted?.message).toContain('61 log record(s) of this registry lie in the last 7 days, but not one is a successful pull or push');
+    expect(plan.deletions).toEqual([]);
+  });
+
   it('refuses when the newest record is older than the staleness limit', () => {
     const accesses = new AccessCounts();
     accesses.sawRecord(NOW.getTime() - 25 * 3_600_000, true);
+    accesses.add('app', digestOf('a'), NOW.getTime() - 25 * 3_600_000);
     const plan = planCleanup({ inventory, accesses, policy: policyOf({ logMaxStalenessHours: 24 }), now: NOW });
     expect(plan.aborted?.reason).toBe('logs-stale');
     expect(plan.aborted?.message).toContain('25.0 hours ago');
