@@ -5,7 +5,7 @@ import type { Inventory } from './inventory.js';
 import { planCleanup, type Plan } from './plan/plan.js';
 import { historyWindow } from './plan/policy.js';
 import { PACING_HEADROOM } from './registry/pacer.js';
-import { buildReport, logsReport, type BudgetReport, type ExecutionReport, type LogsReport, type PassReport } from './report.js';
+import { buildReport, logsReport, type BudgetReport, type ExecutionReport, type LogsReport, type PassReport, type PhaseSeconds } from './report.js';
 
 export interface InventorySource {
   readonly description: string;
@@ -47,6 +47,7 @@ export async function runPass(config: Config, deps: PassDependencies, options: P
   const window = historyWindow(config.policy, now);
   const settings = settingsInEffect(config, dryRun);
 
+  const phases = phaseTimer();
   let counts: AccessCounts;
   let logs: LogsReport;
   let logFailure: string | null = null;
@@ -65,15 +66,20 @@ export async function runPass(config: Config, deps: PassDependencies, options: P
     logs = logsReport(deps.logs.description, new LogStats(), counts);
   }
 
+  phases.end('readLogs');
+
   log(`listing ${deps.inventory.description}`);
   let inventory: Inventory;
   try {
     inventory = await deps.inventory.load(options.signal);
   } catch (error) {
+    phases.end('list');
     const report = buildReport({ registry: config.registry?.endpoint ?? '', plan: emptyPlan(config, now), logs, dryRun, settings, execution: null });
     report.error = `listing the registry failed: ${errorMessage(error)}`;
+    report.phaseSeconds = phases.seconds;
     return report;
   }
+  phases.end('list');
 
   const plan = planCleanup({ inventory, accesses: counts, policy: config.policy, now });
   if (logFailure !== null) {
@@ -81,7 +87,10 @@ export async function runPass(config: Config, deps: PassDependencies, options: P
     plan.deletions = [];
   }
   const report = buildReport({ registry: inventory.registry, plan, logs, dryRun, settings, execution: null });
+  phases.end('plan');
+  report.phaseSeconds = phases.seconds;
   await options.onPlan?.(report);
+  phases.restart();
   if (plan.aborted || dryRun || plan.deletions.length === 0) return report;
   if (deps.deleter === undefined) throw new Error('a pass that deletes needs a deleter');
 
@@ -95,7 +104,27 @@ export async function runPass(config: Config, deps: PassDependencies, options: P
   } catch (error) {
     report.error = `deleting failed: ${errorMessage(error)}`;
   }
+  phases.end('delete');
+  report.phaseSeconds = phases.seconds;
   return report;
+}
+
+/** Times the pass's phases one after the other (monotonic clock, so a test's fixed `now` does not matter). */
+function phaseTimer() {
+  const seconds: PhaseSeconds = { readLogs: null, list: null, plan: null, delete: null };
+  let startedMs = performance.now();
+  return {
+    seconds,
+    end(phase: keyof PhaseSeconds) {
+      const nowMs = performance.now();
+      seconds[phase] = (nowMs - startedMs) / 1000;
+      startedMs = nowMs;
+    },
+    /** Writing the planned report is not part of any phase. */
+    restart() {
+      startedMs = performance.now();
+    },
+  };
 }
 
 /** The deletion time the plan needs at the configured rate, against what is left of the time budget. */
