@@ -37,6 +37,14 @@ export class ReportStore {
     await blob.upload(text, Buffer.byteLength(text), { blobHTTPHeaders: { blobContentType: 'application/json' } });
     return blob.url;
   }
+
+  /** Writes the run's HTML report beside its JSON report (same name, `.html`); returns its URL. */
+  async writeHtml(report: Pick<AuditReport, 'startedAt' | 'invocationId'>, html: string): Promise<string> {
+    await this.container.createIfNotExists();
+    const blob = this.container.getBlockBlobClient(reportBlobName(new Date(report.startedAt), report.invocationId).replace(/\.json$/, '.html'));
+    await blob.upload(html, Buffer.byteLength(html), { blobHTTPHeaders: { blobContentType: 'text/html; charset=utf-8' } });
+    return blob.url;
+  }
 }
 
 export function auditReportOf(report: PassReport): Omit<PassReport, 'keep'> {

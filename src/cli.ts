@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { ConfigError, flagOf, loadConfig, SETTINGS, type SettingName, type Settings } from './config.js';
+import { htmlFileProblem, htmlOutputFile, writeHtmlOutput } from './html/cliOutput.js';
 import { InventoryFileError } from './inventory.js';
 import { errorMessage, runPass } from './pass.js';
 import { formatReportText, TOOL_VERSION, type PassReport } from './report.js';
@@ -26,8 +27,9 @@ ${[...settingByFlag]
       Plan as if it were this time (default: now).
   --export-inventory FILE
       Write the listed registry inventory to FILE (the --inventory format).
-  --output text|json
-      text: a readable summary (default); json: one JSON document on stdout.
+  --output text|json|html [FILE]
+      text: a readable summary (default); json: one JSON document on stdout; html: a self-contained
+      HTML report, to FILE (the summary then goes to stdout) or to stdout.
   --help, --version
 
 Exit codes: 0 pass completed (dry run or not), 1 failure, 2 bad usage, 3 refused by a safety guard.
@@ -50,8 +52,9 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   for (const [flag, name] of settingByFlag) options[flag] = { type: BOOLEAN_SETTINGS.has(name) ? 'boolean' : 'string' };
 
   let values: Record<string, string | boolean | undefined>;
+  let positionals: string[];
   try {
-    ({ values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false }));
+    ({ values, positionals } = parseArgs({ args: argv, options, strict: true, allowPositionals: true }));
   } catch (error) {
     io.stderr(`acr-cache-cleaner: ${errorMessage(error)}\nRun with --help for the flags.\n`);
     return EXIT.usage;
@@ -65,8 +68,14 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     return EXIT.ok;
   }
   const output = (values.output as string | undefined) ?? 'text';
-  if (output !== 'text' && output !== 'json') {
-    io.stderr(`acr-cache-cleaner: --output must be text or json, not ${JSON.stringify(output)}\n`);
+  if (output !== 'text' && output !== 'json' && output !== 'html') {
+    io.stderr(`acr-cache-cleaner: --output must be text, json or html, not ${JSON.stringify(output)}\n`);
+    return EXIT.usage;
+  }
+  const html = htmlOutputFile(output, positionals);
+  if (html.problem === undefined && html.file !== undefined) html.problem = await htmlFileProblem(html.file);
+  if (html.problem !== undefined) {
+    io.stderr(`acr-cache-cleaner: ${html.problem}\nRun with --help for the flags.\n`);
     return EXIT.usage;
   }
   let now = new Date();
@@ -107,7 +116,14 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   }
 
   if (output === 'json') io.stdout(`${JSON.stringify(report, null, 2)}\n`);
-  else io.stdout(`${formatReportText(report)}\n`);
+  else if (output === 'html') {
+    try {
+      await writeHtmlOutput(report, html.file, io);
+    } catch (error) {
+      io.stderr(`acr-cache-cleaner: writing the HTML report failed: ${errorMessage(error)}\n`);
+      return EXIT.failure;
+    }
+  } else io.stdout(`${formatReportText(report)}\n`);
   return exitCodeOf(report);
 }
 

@@ -3,6 +3,7 @@ import { auditReportOf, LOCK_CONTAINER, REPORTS_CONTAINER, ReportStore, RunLease
 import { ConfigError, loadConfig, loadHostStorage, type Config, type HostStorageConfig, type Settings } from './config.js';
 import { errorMessage, runPass } from './pass.js';
 import { createCredential } from './registry/credential.js';
+import { renderHtmlReport, type HtmlReportInput } from './html/report.js';
 import { formatBytes, type PassReport } from './report.js';
 import { createPassDependencies } from './wiring.js';
 
@@ -19,6 +20,8 @@ export interface JobResult {
   report?: PassReport;
   /** Where the audit report was written. */
   reportUrl?: string;
+  /** Where its HTML rendering was written. */
+  htmlReportUrl?: string;
 }
 
 /** Validates the pass's settings and the host storage's together, so one error lists every bad setting. */
@@ -79,12 +82,23 @@ export async function runCleanupJob(settings: Settings, context: JobContext, opt
     await lease?.release();
   }
   const { outcome, message } = judge(report, failure);
+  const finishedAt = new Date().toISOString();
   try {
-    reportUrl = await reports.write({ ...base, ...(report ? auditReportOf(report) : {}), finishedAt: new Date().toISOString(), outcome, message });
+    reportUrl = await reports.write({ ...base, ...(report ? auditReportOf(report) : {}), finishedAt, outcome, message });
   } catch (error) {
     context.log(`warning: writing the audit report failed: ${errorMessage(error)}`);
   }
-  return { outcome, message, report, reportUrl };
+  const htmlReportUrl = await writeHtmlReport(reports, { outcome, message, report, run: { ...base, finishedAt, reportUrl } }, context.log);
+  return { outcome, message, report, reportUrl, htmlReportUrl };
+}
+
+async function writeHtmlReport(reports: ReportStore, input: HtmlReportInput & { run: { invocationId: string; startedAt: string } }, log: (message: string) => void): Promise<string | undefined> {
+  try {
+    return await reports.writeHtml(input.run, renderHtmlReport(input));
+  } catch (error) {
+    log(`warning: writing the HTML report failed: ${errorMessage(error)}`);
+    return undefined;
+  }
 }
 
 function judge(report: PassReport | undefined, failure: unknown): { outcome: RunOutcome; message: string } {
