@@ -2,6 +2,7 @@ import type { HttpRequest, HttpResponseInit, InvocationContext, Timer } from '@a
 import { ConfigError } from '../config.js';
 import { runCleanupJob, type JobResult } from '../job.js';
 import { formatReportText } from '../report.js';
+import { withRunTelemetry } from '../telemetry/withRunTelemetry.js';
 
 /** The one place the app reads its settings: the Functions host puts app settings in the environment. */
 function appSettings(): Record<string, string | undefined> {
@@ -14,6 +15,7 @@ function summary(result: JobResult): Record<string, unknown> {
     outcome: result.outcome,
     message: result.message,
     reportUrl: result.reportUrl,
+    htmlReportUrl: result.htmlReportUrl,
     dryRun: report?.dryRun,
     aborted: report?.aborted,
     manifests: report?.summary.manifests,
@@ -32,8 +34,10 @@ function summary(result: JobResult): Record<string, unknown> {
 export async function cleanImageCacheHandler(timer: Timer, context: InvocationContext): Promise<void> {
   if (timer.isPastDue) context.warn('the timer is past due: this run starts late');
   let result: JobResult;
+  const settings = appSettings();
+  const job = { invocationId: context.invocationId, trigger: 'timer', log: (message: string) => context.log(message) } as const;
   try {
-    result = await runCleanupJob(appSettings(), { invocationId: context.invocationId, trigger: 'timer', log: (message) => context.log(message) });
+    result = await withRunTelemetry(settings, { ...job, traceContext: context.traceContext }, () => runCleanupJob(settings, job));
   } catch (error) {
     if (error instanceof ConfigError) {
       context.error(error.message);
