@@ -110,6 +110,9 @@ param timeBudgetSeconds int = 1500
 @description('ACR_AUDIENCE (sovereign clouds)')
 param acrAudience string = 'https://containerregistry.azure.net'
 
+@description('E-mail address the run alerts notify (empty: the alerts only show in the portal).')
+param alertEmail string = ''
+
 // ---- names -----------------------------------------------------------------------------------------------------
 
 var token = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
@@ -211,6 +214,18 @@ resource appInsightsRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = 
     principalId: identity.properties.principalId
     principalType: 'ServicePrincipal'
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.monitoringMetricsPublisher)
+  }
+}
+
+// What an operator sees: alerts on the runs' telemetry and a workbook (infra/app/monitoring.bicep).
+module monitoring 'app/monitoring.bicep' = {
+  name: 'acrclean-monitoring'
+  params: {
+    location: location
+    tags: tags
+    nameSuffix: token
+    appInsightsName: appInsights.name
+    alertEmail: alertEmail
   }
 }
 
