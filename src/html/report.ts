@@ -14,6 +14,7 @@ export interface HtmlReportInput {
 }
 
 const ROWS_SHOWN = 200;
+const TOP_REPOSITORIES = 10;
 const KEPT_EXAMPLES = 50;
 
 /**
@@ -135,15 +136,14 @@ function repositories(report: PassReport, removed: Removed): string {
   const heading = removed.planned ? (report.dryRun ? 'Bytes the run would reclaim, per repository' : 'Bytes planned, per repository (nothing was deleted)') : 'Bytes reclaimed per repository';
   if (rows.length === 0) return `<section><h2>${heading}</h2><p class="muted">No manifest was ${removed.planned ? 'planned for deletion' : 'deleted'}.</p></section>`;
   const largest = rows[0]![1].bytes || 1;
-  const body = rows
-    .slice(0, ROWS_SHOWN)
-    .map(
-      ([repository, sum]) =>
-        `<tr data-repository="${esc(repository)}"><td class="name">${esc(repository)}</td><td class="num">${formatCount(sum.manifests)}</td><td class="num" data-bytes="${sum.bytes}">${esc(formatBytes(sum.bytes))}</td><td class="bar"><span style="width:${((sum.bytes / largest) * 100).toFixed(1)}%"></span></td></tr>`,
-    )
-    .join('\n');
+  const row = ([repository, sum]: [string, { manifests: number; bytes: number }]) =>
+    `<tr data-repository="${esc(repository)}"><td class="name">${esc(repository)}</td><td class="num">${formatCount(sum.manifests)}</td><td class="num" data-bytes="${sum.bytes}">${esc(formatBytes(sum.bytes))}</td><td class="bar"><span style="width:${((sum.bytes / largest) * 100).toFixed(1)}%"></span></td></tr>`;
+  const head = '<thead><tr><th>Repository</th><th class="num">Manifests</th><th class="num">Bytes</th><th></th></tr></thead>';
+  const top = `<table id="repositories">${head}<tbody>\n${rows.slice(0, TOP_REPOSITORIES).map(row).join('\n')}\n</tbody></table>`;
+  const rest = rows.slice(TOP_REPOSITORIES, ROWS_SHOWN);
+  const others = rest.length > 0 ? `<details><summary>${formatCount(rows.length - TOP_REPOSITORIES)} more repositories</summary><table id="more-repositories">${head}<tbody>\n${rest.map(row).join('\n')}\n</tbody></table></details>` : '';
   const more = rows.length > ROWS_SHOWN ? `<p class="muted">${formatCount(rows.length - ROWS_SHOWN)} more repositories in the JSON report.</p>` : '';
-  return `<section><h2>${heading}</h2><table id="repositories"><thead><tr><th>Repository</th><th class="num">Manifests</th><th class="num">Bytes</th><th></th></tr></thead><tbody>\n${body}\n</tbody></table>${more}</section>`;
+  return `<section><h2>${heading}</h2>${top}${others}${more}</section>`;
 }
 
 function chart(report: PassReport, removed: Removed): string {
@@ -220,7 +220,7 @@ function deletions(report: PassReport, removed: Removed): string {
     )
     .join('\n');
   const more = removed.entries.length > ROWS_SHOWN ? `<p class="muted">${formatCount(removed.entries.length - ROWS_SHOWN)} more in the JSON report.</p>` : '';
-  return `<section><h2>${heading} (${formatCount(removed.entries.length)})</h2><table id="deleted"><thead><tr><th>Repository</th><th>Digest</th><th>Tags</th><th class="num">Size</th><th class="num">Accesses</th><th>Last access</th><th>Why</th></tr></thead><tbody>\n${rows}\n</tbody></table>${more}</section>`;
+  return `<section><details><summary><h2 class="inline">${heading} (${formatCount(removed.entries.length)})</h2></summary><table id="deleted"><thead><tr><th>Repository</th><th>Digest</th><th>Tags</th><th class="num">Size</th><th class="num">Accesses</th><th>Last access</th><th>Why</th></tr></thead><tbody>\n${rows}\n</tbody></table>${more}</details></section>`;
 }
 
 function problems(report: PassReport): string {
@@ -260,6 +260,6 @@ td.bar{width:30%}td.bar span{display:block;height:10px;background:#d55e00;border
 table.evidence th{width:190px}.refusal{background:#fff4e5;padding:6px 10px;border-radius:4px}
 .chart svg{max-width:100%;height:auto}.legend-item{margin-right:14px}
 .swatch{display:inline-block;width:10px;height:10px;margin-right:5px;vertical-align:middle}.swatch.round{border-radius:50%}
-details{margin:6px 0}summary{cursor:pointer}pre{background:#f6f6f6;padding:8px;overflow:auto}
+details{margin:6px 0}summary{cursor:pointer}h2.inline{display:inline}pre{background:#f6f6f6;padding:8px;overflow:auto}
 code{font-size:12px}footer{color:#777;font-size:12px;margin-top:28px;border-top:1px solid #eee;padding-top:8px}
 `;
