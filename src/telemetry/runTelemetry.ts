@@ -164,12 +164,12 @@ function reportMeasurements(report: PassReport): Partial<Record<RunEventMeasurem
     logRecordsUnusable: unusable,
   };
   if (logs.newestRecord !== null) measurements.logAgeHours = (Date.parse(report.now) - Date.parse(logs.newestRecord)) / 3_600_000;
-  const phases: [RunEventMeasurement, number | null][] = [
-    ['phaseReadLogsSeconds', phaseSeconds.readLogs],
-    ['phaseListSeconds', phaseSeconds.list],
-    ['phasePlanSeconds', phaseSeconds.plan],
-    ['phaseDeleteSeconds', phaseSeconds.delete],
+  const phases: [RunEventMeasurement, number | null | undefined][] = [
+    ['phaseReadLogsSeconds', phaseSeconds?.readLogs],
+    ['phaseListSeconds', phaseSeconds?.list],
+    ['phasePlanSeconds', phaseSeconds?.plan],
+    ['phaseDeleteSeconds', phaseSeconds?.delete],
   ];
-  for (const [name, seconds] of phases) if (seconds !== null) measurements[name] = seconds;
+  for (const [name, seconds] of phases) if (typeof seconds === 'number') measurements[name] = seconds;
   return measurements;
 }

@@ -54,6 +54,15 @@ describe('run telemetry: one custom event per run, through the Azure Monitor dis
     expect(eventOf('demo').tags['ai.operation.id']).toBe(TRACE_ID);
   });
 
+  it('has the event at the ingestion endpoint before the invocation returns (flushed, not left in a batch)', () => {
+    for (const name of ['demo', 'refused', 'skipped', 'misconfigured', 'work-left', 'entra']) {
+      const { invocationId } = run(name).scenario;
+      const requests = capture.standIns.flatMap((standIn) => standIn.requests).filter((request) => request.envelopes.some((envelope) => envelope.data.baseData.properties?.invocationId === invocationId));
+      expect(requests, name).toHaveLength(1);
+      expect(requests[0]!.receivedAtMs, name).toBeLessThanOrEqual(run(name).result.returnedAtMs);
+    }
+  });
+
   it("carries every field of the demo run's audit report", () => {
     const event = eventOf('demo');
     const audit = report('demo');

@@ -17,6 +17,8 @@ export interface Envelope {
 
 export interface TrackRequest {
   path: string;
+  /** When the request had arrived whole (Date.now()). */
+  receivedAtMs: number;
   headers: IncomingMessage['headers'];
   envelopes: Envelope[];
 }
@@ -66,7 +68,7 @@ export async function startIngestionStandIn(options: { hang?: boolean } = {}): P
       if (request.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
       const text = body.toString('utf8').trim();
       const envelopes = (text.startsWith('[') ? JSON.parse(text) : text.split('\n').filter(Boolean).map((line) => JSON.parse(line))) as Envelope[];
-      requests.push({ path: request.url ?? '', headers: request.headers, envelopes });
+      requests.push({ path: request.url ?? '', receivedAtMs: Date.now(), headers: request.headers, envelopes });
       response.writeHead(200, { 'Content-Type': 'application/json' });
       response.end(JSON.stringify({ itemsReceived: envelopes.length, itemsAccepted: envelopes.length, errors: [] }));
     });

@@ -29,6 +29,8 @@ export interface ScenarioResult {
   /** What the handler threw, as the host would show it. */
   error?: string;
   logs: string[];
+  /** When the invocation returned (Date.now()): its telemetry must have arrived by then. */
+  returnedAtMs: number;
 }
 
 const [scenarioFile, resultFile] = process.argv.slice(2);
@@ -63,10 +65,10 @@ for (const scenario of scenarios) {
     }
   } catch (thrown) {
     error = thrown instanceof Error ? thrown.message : String(thrown);
-  } finally {
-    await lease?.releaseLease();
   }
-  results.push({ name: scenario.name, invocationId: scenario.invocationId, error, logs });
+  const returnedAtMs = Date.now();
+  await lease?.releaseLease();
+  results.push({ name: scenario.name, invocationId: scenario.invocationId, error, logs, returnedAtMs });
 }
 
 await writeFile(resultFile!, JSON.stringify(results, null, 2));
