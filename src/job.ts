@@ -62,8 +62,10 @@ export async function runCleanupJob(settings: Settings, context: JobContext, opt
   if (!options.dryRun && lease === undefined) {
     const message = 'another cleanup run holds the run lease: this run stepped aside and touched nothing';
     context.log(message);
-    const reportUrl = await reports.write({ ...base, finishedAt: new Date().toISOString(), outcome: 'skipped', message });
-    return { outcome: 'skipped', message, reportUrl };
+    const finishedAt = new Date().toISOString();
+    const reportUrl = await reports.write({ ...base, finishedAt, outcome: 'skipped', message });
+    const htmlReportUrl = await writeHtmlReport(reports, { outcome: 'skipped', message, run: { ...base, finishedAt, reportUrl } }, context.log);
+    return { outcome: 'skipped', message, reportUrl, htmlReportUrl };
   }
 
   let report: PassReport | undefined;

@@ -137,6 +137,8 @@ describe('run telemetry: one custom event per run, through the Azure Monitor dis
     const skipped = eventOf('skipped').data.baseData;
     expect(skipped.properties).toMatchObject({ outcome: 'skipped', reason: 'run-lease-held', message: report('skipped').message, reportUrl: expect.stringContaining('run-skipped.json') });
     expect(Object.keys(skipped.measurements!)).toEqual(['durationSeconds']);
+    expect(skipped.properties!.htmlReportUrl).toMatch(/-run-skipped\.html$/);
+    expect(run('skipped').html).toContain('<span data-field="outcome">skipped</span>');
 
     const misconfigured = eventOf('misconfigured').data.baseData;
     expect(misconfigured.properties).toMatchObject({ outcome: 'failed', reason: 'misconfigured', reportUrl: '' });
