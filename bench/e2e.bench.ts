@@ -11,111 +11,19 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { BlobServiceClient } from '@azure/storage-blob';
 import { AccessCounts } from '../src/accessLog/counts.js';
-import { forEachConcurrently } from '../src/concurrency.js';
 import { StorageArchiveLogSource } from '../src/accessLog/sources/storageArchive.js';
 import { parseStorageAccount } from '../src/config.js';
-import type { Inventory, ManifestInfo } from '../src/inventory.js';
 import { inventoryToSnapshot } from '../src/inventory.js';
 import { planCleanup } from '../src/plan/plan.js';
 import { AcrInventorySource, type RegistryConnection } from '../src/registry/acr.js';
 import { EmulatorCredential } from '../src/registry/credential.js';
+import { RunBudget } from '../src/registry/budget.js';
 import { AcrDeleter, policyRecheck } from '../src/registry/deleter.js';
 import { LOG_CONTAINER } from '../test/support/archiveUpload.js';
 import { startAzurite } from '../test/support/azurite.js';
 import { rssSampler, runMeasured, startEmulatorProcess } from '../test/support/processes.js';
-import { archiveBlobPath, logRecord, prng, randomDigest, registryResourceId } from '../test/support/syntheticCache.js';
-
-const NOW = new Date('2026-11-27T02:30:00Z');
-const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
-const INDEX = 'application/vnd.oci.image.index.v1+json';
-
-interface Scenario {
-  recordsPerDay: number;
-  repositories: number;
-  manifests: number;
-  scale: number;
-}
-
-/** The registry, and which manifests CI still uses (deterministic). */
-function buildRegistry(scenario: Scenario): { inventory: Inventory; active: { repository: string; digest: string }[] } {
-  const random = prng(99);
-  const perRepository = Math.max(3, Math.round(scenario.manifests / scenario.repositories));
-  const inventory: Inventory = { registry: 'cicache.azurecr.io', repositories: [] };
-  const active: { repository: string; digest: string }[] = [];
-  for (let r = 0; r < scenario.repositories; r++) {
-    const name = `ci/team-${r % 50}/component-${String(r).padStart(5, '0')}`;
-    const manifests: ManifestInfo[] = [];
-    for (let m = 0; m < perRepository; m++) {
-      const ageDays = random() < 0.02 ? random() * 3 : 10 + random() * 80;
-      const created = new Date(NOW.getTime() - ageDays * DAY);
-      manifests.push({ digest: randomDigest(random), sizeInBytes: 30_000_000 + Math.floor(random() * 500_000_000), createdOn: created, lastUpdatedOn: created, tags: m === 0 ? ['buildcache'] : [], canDelete: random() >= 0.01, mediaType: 'application/vnd.oci.image.manifest.v1+json', relatedArtifacts: [] });
-    }
-    // 5 % of the manifests are indexes over two of the others.
-    for (let m = 0; m + 2 < perRepository; m += 20) {
-      const index = manifests[m]!;
-      index.mediaType = INDEX;
-      index.relatedArtifacts = [
-        { digest: manifests[m + 1]!.digest, architecture: 'amd64', operatingSystem: 'linux' },
-        { digest: manifests[m + 2]!.digest, architecture: 'arm64', operatingSystem: 'linux' },
-      ];
-    }
-    for (const manifest of manifests) if (random() < 0.6 && manifest.relatedArtifacts.length === 0) active.push({ repository: name, digest: manifest.digest });
-    manifests.sort((a, b) => (a.digest < b.digest ? -1 : 1));
-    inventory.repositories.push({ name, manifests });
-  }
-  inventory.repositories.sort((a, b) => (a.name < b.name ? -1 : 1));
-  return { inventory, active };
-}
-
-/** Seven days of hourly append blobs, generated and appended hour by hour (never the whole archive in memory). */
-async function uploadLogs(connectionString: string, active: { repository: string; digest: string }[], recordsPerDay: number): Promise<{ blobs: number; bytes: number; records: number }> {
-  const container = BlobServiceClient.fromConnectionString(connectionString).getContainerClient(LOG_CONTAINER);
-  await container.createIfNotExists();
-  const random = prng(7);
-  const perHour = Math.round(recordsPerDay / 24);
-  const resourceId = registryResourceId('cicache');
-  let bytes = 0;
-  let records = 0;
-  const hours = Array.from({ length: 7 * 24 }, (_, index) => NOW.getTime() - (7 * 24 - index) * HOUR);
-  await forEachConcurrently(hours, 4, async (hourStart) => {
-    const blob = container.getAppendBlobClient(archiveBlobPath(resourceId, new Date(hourStart)));
-    await blob.createIfNotExists();
-    let lines: string[] = [];
-    let size = 0;
-    const flush = async () => {
-      if (lines.length === 0) return;
-      const block = Buffer.from(lines.join('\n') + '\n');
-      await blob.appendBlock(block, block.length);
-      bytes += block.length;
-      lines = [];
-      size = 0;
-    };
-    for (let k = 0; k < perHour; k++) {
-      const target = active[Math.floor(random() ** 1.5 * active.length)]!;
-      const roll = random();
-      const line = JSON.stringify(
-        logRecord({
-          time: new Date(hourStart + (k * HOUR) / perHour),
-          operationName: roll < 0.9 ? 'Pull' : 'Push',
-          repository: target.repository,
-          digest: target.digest,
-          registry: 'cicache',
-          resultDescription: roll > 0.97 ? '404' : undefined,
-          userAgent: roll > 0.95 && roll <= 0.97 ? 'Trivy/0.56.2 (linux; amd64)' : undefined,
-        }),
-      );
-      lines.push(line);
-      size += line.length + 1;
-      records++;
-      if (size > 3_900_000) await flush();
-    }
-    await flush();
-  });
-  return { blobs: hours.length, bytes, records };
-}
+import { buildRegistry, DAY, NOW, uploadLogs, type Scenario } from './syntheticNight.js';
 
 if (process.env.BENCH_E2E_CHILD === undefined) {
   const { values } = parseArgs({
@@ -142,7 +50,7 @@ if (process.env.BENCH_E2E_CHILD === undefined) {
       `setup: ${scenario.repositories} repositories, ${inventory.repositories.reduce((sum, r) => sum + r.manifests.length, 0)} manifests; ${logs.records} records in ${logs.blobs} hourly blobs (${(logs.bytes / 1e9).toFixed(2)} GB) uploaded in ${((performance.now() - started) / 1000).toFixed(0)} s; ACR Standard limits scaled ${scenario.scale}x (5,000 reads and 500 deletes per ${windowMs} ms window)`,
     );
     await runMeasured(import.meta.filename, {
-      // The heap cap the Functions app runs with (languageWorkers__node__arguments); 0 leaves V8's default.
+      // A heap cap (docs/performance.md's figures used 256); 0 leaves V8's default. The app's own: bench/memory.bench.ts.
       NODE_OPTIONS: `--expose-gc${values['max-old-space-mb'] === '0' ? '' : ` --max-old-space-size=${values['max-old-space-mb']}`}`,
       BENCH_E2E_CHILD: '1',
       NODE_EXTRA_CA_CERTS: emulator.caFile,
@@ -189,12 +97,12 @@ if (process.env.BENCH_E2E_CHILD === undefined) {
   const inventory = await phase('listing', () => lister.load(), registryRequests);
   const plan = await phase(
     'planning',
-    async () => planCleanup({ inventory, accesses: logs.counts as AccessCounts, policy: { historyDays: 7, minAccessCount: 1, graceDays: 7, logMaxStalenessHours: 24, maxDeletePercent: 100 }, now: NOW }),
+    async () => planCleanup({ inventory, accesses: logs.counts as AccessCounts, policy: { historyDays: 7, minAccessCount: 1, graceDays: 7, logMaxStalenessHours: 24, logMaxUnusablePercent: 0.1, maxDeletePercent: 100 }, now: NOW }),
     () => 'none',
   );
   // Limits are scaled 20x in time but latency is not: twice the workers keep the delete pipeline full.
   const deleter = new AcrDeleter(connection, { concurrency: 16, deletesPerMinute, recheck: policyRecheck(plan.policy, () => NOW, readsPerMinute) });
-  const execution = await phase('deletion', () => deleter.execute(plan, { deadlineMs: Date.now() + 3_600_000 }), registryRequests);
+  const execution = await phase('deletion', () => deleter.execute(plan, { budget: new RunBudget(Date.now() + 3_600_000, 30_000) }), registryRequests);
   memory.stop();
 
   const manifests = inventory.repositories.reduce((sum, repository) => sum + repository.manifests.length, 0);

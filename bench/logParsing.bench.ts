@@ -1,103 +1,163 @@
 /**
- * Log-parsing benchmark: reads a generated JSON-lines file in the real record shape through the same
- * reader the pass uses, and reports throughput and peak RSS at two file sizes (memory must stay flat).
- * Usage: npm run bench [-- --mb 200]
+ * Log-parsing benchmark, on the two record shapes of bench/logParsingData.ts (compact, and spaced with a nested
+ * `identity` and escaped user agents), each at two sizes:
+ * - the reader alone (the `--log-dir` source the CLI uses), in a fresh process per measurement: throughput
+ *   by wall clock and by CPU time, peak RSS (memory must stay flat as the file doubles), the share of records
+ *   that took the byte-level fast path;
+ * - side by side with the original script's loop (bench/python_baseline.py), alternating runs in the same run;
+ * - the CLI end to end on the spaced file (a whole `acr-cache-cleaner` process against a whole Python process);
+ * - start-up: `--help` and an offline run on the shipped example.
+ * Everything runs on one core (`taskset`, when the machine has it). The machine may be shared: ratios measured
+ * side by side are more trustworthy than absolute figures, CPU time more than wall clock.
+ * Usage: npm run bench [-- --mb 200] [--runs 3]
  */
-import { spawnSync } from 'node:child_process';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, linkSync } from 'node:fs';
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { AccessCounts, LogStats, readLogStream } from '../src/accessLog/counts.js';
-import { logRecord, prng, randomDigest } from '../test/support/syntheticCache.js';
+import { LocalDirLogSource } from '../src/accessLog/sources/localDir.js';
+import { BENCH_NOW, DAY_MS, ensureLogFile, SHAPES, type RecordShape } from './logParsingData.js';
 
-const { values } = parseArgs({ options: { mb: { type: 'string', default: '200' } } });
-const targetMb = Number(values.mb);
-const dataDir = join(import.meta.dirname, '.data');
-const now = new Date('2026-11-27T02:00:00Z');
+const { values } = parseArgs({ options: { mb: { type: 'string', default: '200' }, runs: { type: 'string', default: '3' }, measure: { type: 'string' } } });
+const root = join(import.meta.dirname, '..');
 
-async function ensureFile(megabytes: number): Promise<string> {
-  const path = join(dataDir, `access-v2-${megabytes}mb.json`);
-  const existing = await stat(path).catch(() => undefined);
-  if (existing && existing.size >= megabytes * 1e6) return path;
-  await mkdir(dataDir, { recursive: true });
-  const random = prng(megabytes);
-  // A cache registry: each digest lives in one repository; the log is in time order, as hourly blobs are.
-  const manifests = Array.from({ length: 20_000 }, (_, index) => ({ repository: `ci/team-${index % 97}/component-${index % 13}`, digest: randomDigest(random) }));
-  const linesWanted = Math.ceil((megabytes * 1e6) / 1000);
-  const startMs = now.getTime() - 7 * 86_400_000;
-  const out = createWriteStream(path);
-  let written = 0;
-  let i = 0;
-  while (written < megabytes * 1e6) {
-    const lines: string[] = [];
-    for (let k = 0; k < 1000; k++, i++) {
-      const manifest = manifests[Math.floor(random() ** 2 * manifests.length)]!;
-      const record = logRecord({
-        time: new Date(startMs + Math.floor((i / linesWanted) * 7 * 86_400_000)),
-        operationName: random() < 0.9 ? 'Pull' : 'Push',
-        repository: manifest.repository,
-        digest: manifest.digest,
-        tag: random() < 0.5 ? 'buildcache' : undefined,
-        resultDescription: random() < 0.03 ? '404' : undefined,
-        registry: 'cicache',
-      });
-      lines.push(JSON.stringify(record));
-    }
-    const chunk = lines.join('\n') + '\n';
-    written += Buffer.byteLength(chunk);
-    if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
-  }
-  await new Promise<void>((resolve) => out.end(() => resolve()));
-  return path;
+interface Measurement {
+  bytes: number;
+  seconds: number;
+  cpuSeconds: number;
+  records: number;
+  accesses: number;
+  fastPath: number;
+  maxRssMiB: number;
 }
 
-async function measure(path: string) {
-  const size = (await stat(path)).size;
-  globalThis.gc?.();
-  let peakRss = process.memoryUsage().rss;
-  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 20);
-  const counts = new AccessCounts();
-  const stats = new LogStats();
+/** In the child: one read of the file through the log source of `--log-dir` (the folder, this file only). */
+async function measureOnce(path: string): Promise<Measurement> {
   const started = process.hrtime.bigint();
-  const cpuStart = process.cpuUsage();
-  await readLogStream(path, createReadStream(path, { highWaterMark: 256 * 1024 }), { window: { startMs: now.getTime() - 7 * 86_400_000, endMs: now.getTime() } }, counts, stats);
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const cpu = process.cpuUsage(cpuStart);
-  clearInterval(sampler);
-  peakRss = Math.max(peakRss, process.memoryUsage().rss);
-  return { size, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, records: stats.records, accesses: stats.accessesCounted, peakRss };
+  const cpu = process.cpuUsage();
+  const { stats } = await new LocalDirLogSource(dirname(path), basename(path)).read({ window: { startMs: BENCH_NOW.getTime() - 7 * DAY_MS, endMs: BENCH_NOW.getTime() }, registryName: 'cicache' });
+  const used = process.cpuUsage(cpu);
+  return {
+    bytes: stats.bytesRead,
+    seconds: Number(process.hrtime.bigint() - started) / 1e9,
+    cpuSeconds: (used.user + used.system) / 1e6,
+    records: stats.records,
+    accesses: stats.accessesCounted,
+    fastPath: stats.fastPathRecords,
+    maxRssMiB: process.resourceUsage().maxRSS / 1024,
+  };
 }
 
+if (values.measure !== undefined) {
+  console.log(JSON.stringify(await measureOnce(values.measure)));
+  process.exit(0);
+}
+
+const ONE_CORE = existsSync('/usr/bin/taskset') ? ['taskset', '-c', '1'] : [];
+const runs = Number(values.runs);
+
+function run(command: string[], options: { cwd?: string } = {}): { stdout: string; seconds: number } {
+  const [program, ...args] = [...ONE_CORE, ...command];
+  const started = process.hrtime.bigint();
+  const result = spawnSync(program!, args, { encoding: 'utf8', cwd: options.cwd ?? root, maxBuffer: 64 * 1024 * 1024 });
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  if (result.status !== 0) throw new Error(`${command.join(' ')} failed: ${result.stderr}`);
+  return { stdout: result.stdout, seconds };
+}
+
+function reader(path: string): Measurement {
+  return JSON.parse(run([process.execPath, '--import', 'tsx', join(import.meta.dirname, 'logParsing.bench.ts'), '--measure', path]).stdout) as Measurement;
+}
+
+function python(path: string): { mbPerSecond: number; cpuMbPerSecond: number; accesses: number } | undefined {
+  try {
+    const { stdout } = run(['python3', join(import.meta.dirname, 'python_baseline.py'), path]);
+    const match = /: (\d+) MB in ([\d.]+) s = \d+ MB\/s \(CPU ([\d.]+) s\), (\d+) accesses/.exec(stdout)!;
+    const megabytes = Number(match[1]);
+    return { mbPerSecond: megabytes / Number(match[2]), cpuMbPerSecond: megabytes / Number(match[3]), accesses: Number(match[4]) };
+  } catch {
+    return undefined;
+  }
+}
+
+const mb = (bytes: number) => bytes / 1e6;
+const fixed = (value: number, digits = 0) => value.toFixed(digits);
+const median = (numbers: number[]) => [...numbers].sort((a, b) => a - b)[Math.floor(numbers.length / 2)]!;
+
+const targetMb = Number(values.mb);
 const sizes = [targetMb / 2, targetMb];
-for (const megabytes of sizes) await ensureFile(megabytes);
-console.log(`log parsing (node ${process.version}, one thread)`);
-for (const megabytes of sizes) {
-  const path = await ensureFile(megabytes);
-  const runs = [await measure(path), await measure(path), await measure(path)];
-  const best = runs.reduce((a, b) => (a.seconds < b.seconds ? a : b));
-  const mbPerSecond = best.size / 1e6 / best.seconds;
+const files = new Map<RecordShape, string[]>();
+for (const shape of SHAPES) files.set(shape, await Promise.all(sizes.map((megabytes) => ensureLogFile(shape, megabytes))));
+
+console.log(`log parsing (node ${process.version}, ${ONE_CORE.length > 0 ? 'one core (taskset -c 1)' : 'no taskset: not pinned'}, best of ${runs}, each read in a fresh process)`);
+for (const shape of SHAPES) {
+  for (const path of files.get(shape)!) {
+    const measured = Array.from({ length: runs }, () => reader(path));
+    const best = measured.reduce((a, b) => (a.seconds < b.seconds ? a : b));
+    const bestCpu = Math.min(...measured.map((m) => m.cpuSeconds));
+    console.log(
+      `${shape.padEnd(7)} ${fixed(mb(best.bytes)).padStart(4)} MB: ${best.records} records, ${best.accesses} accesses, ${fixed((100 * best.fastPath) / best.records, 1)}% on the fast path; ${fixed(mb(best.bytes) / best.seconds)} MB/s (${fixed(best.seconds, 2)} s), by CPU time ${fixed(mb(best.bytes) / bestCpu)} MB/s; peak RSS ${fixed(Math.max(...measured.map((m) => m.maxRssMiB)))} MiB`,
+    );
+  }
+}
+
+console.log(`\nside by side with the Python json.loads loop on the ${targetMb} MB files, alternating, best of ${runs} each:`);
+for (const shape of SHAPES) {
+  const path = files.get(shape)![1]!;
+  const ours: Measurement[] = [];
+  const theirs: NonNullable<ReturnType<typeof python>>[] = [];
+  for (let i = 0; i < runs; i++) {
+    const baseline = python(path);
+    if (baseline === undefined) break;
+    theirs.push(baseline);
+    ours.push(reader(path));
+  }
+  if (theirs.length === 0) {
+    console.log('python3 not available: no side-by-side baseline');
+    break;
+  }
+  if (theirs[0]!.accesses !== ours[0]!.accesses) console.log(`  (counts differ: Python ${theirs[0]!.accesses}, this reader ${ours[0]!.accesses})`);
+  const pythonWall = Math.max(...theirs.map((t) => t.mbPerSecond));
+  const pythonCpu = Math.max(...theirs.map((t) => t.cpuMbPerSecond));
+  const oursWall = Math.max(...ours.map((m) => mb(m.bytes) / m.seconds));
+  const oursCpu = Math.max(...ours.map((m) => mb(m.bytes) / m.cpuSeconds));
   console.log(
-    `${(best.size / 1e6).toFixed(0).padStart(5)} MB: ${best.records} records, ${best.accesses} accesses, best of 3 ${best.seconds.toFixed(2)} s = ${mbPerSecond.toFixed(0)} MB/s (CPU ${best.cpuSeconds.toFixed(2)} s), peak RSS ${(Math.max(...runs.map((run) => run.peakRss)) / 2 ** 20).toFixed(0)} MiB`,
+    `${shape.padEnd(7)} Python ${fixed(pythonWall)} MB/s, this reader ${fixed(oursWall)} MB/s = ${fixed(oursWall / pythonWall, 2)}x by wall clock; by CPU time ${fixed(pythonCpu)} vs ${fixed(oursCpu)} MB/s = ${fixed(oursCpu / pythonCpu, 2)}x`,
   );
 }
 
-// The original script's approach on the same file, when Python is here: json.loads per line, the same filter.
-// Best of 3 on each side, alternating, so that the ratio does not depend on one noisy run.
-const file = await ensureFile(targetMb);
-const pythonRuns: number[] = [];
-const ourRuns: number[] = [];
-for (let run = 0; run < 3; run++) {
-  const baseline = spawnSync('python3', [join(import.meta.dirname, 'python_baseline.py'), file], { encoding: 'utf8' });
-  if (baseline.status !== 0) break;
-  pythonRuns.push(Number(/= (\d+) MB\/s/.exec(baseline.stdout)?.[1]));
-  const ours = await measure(file);
-  ourRuns.push(ours.size / 1e6 / ours.seconds);
+// The CLI as a user runs it (the built dist/bin.js), end to end on the spaced file: start-up, the whole read,
+// an inventory snapshot, the plan and the report, against the whole Python process on the same file.
+execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root });
+const cliDir = join(import.meta.dirname, '.data', 'cli-spaced');
+await rm(cliDir, { recursive: true, force: true });
+await mkdir(join(cliDir, 'logs'), { recursive: true });
+const spacedFile = files.get('spaced')![1]!;
+linkSync(spacedFile, join(cliDir, 'logs', 'PT1H.json'));
+const inventory = join(cliDir, 'inventory.json');
+await writeFile(inventory, JSON.stringify({ registry: 'cicache.azurecr.io', repositories: [] }));
+const cli = [process.execPath, join(root, 'dist', 'bin.js'), '--log-dir', join(cliDir, 'logs'), '--inventory', inventory, '--now', BENCH_NOW.toISOString(), '--output', 'json'];
+const cliSeconds: number[] = [];
+const pythonSeconds: number[] = [];
+for (let i = 0; i < runs; i++) {
+  try {
+    pythonSeconds.push(run(['python3', join(import.meta.dirname, 'python_baseline.py'), spacedFile]).seconds);
+  } catch {
+    // no python3
+  }
+  cliSeconds.push(run(cli).seconds);
 }
-if (pythonRuns.length === 3) {
-  const python = Math.max(...pythonRuns);
-  const ours = Math.max(...ourRuns);
-  console.log(`side by side on the ${targetMb} MB file, best of 3 each: Python json.loads loop ${python.toFixed(0)} MB/s, this reader ${ours.toFixed(0)} MB/s = ${(ours / python).toFixed(2)} x`);
-} else {
-  console.log('python3 not available: no side-by-side baseline');
-}
+const spacedMb = mb((await stat(spacedFile)).size);
+console.log(
+  `\nCLI end to end on the ${fixed(spacedMb)} MB spaced file (acr-cache-cleaner --log-dir … --inventory …, a whole process), best of ${runs}: ${fixed(Math.min(...cliSeconds), 2)} s` +
+    (pythonSeconds.length > 0 ? `; the Python script's loop as a whole process ${fixed(Math.min(...pythonSeconds), 2)} s = ${fixed(Math.min(...pythonSeconds) / Math.min(...cliSeconds), 2)}x` : ''),
+);
+
+const startups = (args: string[]) => Array.from({ length: 10 }, () => run([process.execPath, join(root, 'dist', 'bin.js'), ...args]).seconds);
+const help = startups(['--help']);
+const offline = startups(['--log-dir', 'examples/logs', '--inventory', 'examples/inventory.json', '--now', '2026-11-27T02:30:00Z']);
+const bare = Array.from({ length: 10 }, () => run([process.execPath, '-e', '0']).seconds);
+console.log(
+  `start-up, 10 runs each (min / median): node -e 0 ${fixed(Math.min(...bare), 3)} / ${fixed(median(bare), 3)} s; acr-cache-cleaner --help ${fixed(Math.min(...help), 3)} / ${fixed(median(help), 3)} s; offline run on examples/ ${fixed(Math.min(...offline), 3)} / ${fixed(median(offline), 3)} s`,
+);

@@ -12,6 +12,7 @@ import { inventoryToSnapshot, type Inventory } from '../src/inventory.js';
 import { planCleanup } from '../src/plan/plan.js';
 import { AcrInventorySource, type RegistryConnection } from '../src/registry/acr.js';
 import { EmulatorCredential } from '../src/registry/credential.js';
+import { RunBudget } from '../src/registry/budget.js';
 import { AcrDeleter, policyRecheck } from '../src/registry/deleter.js';
 import { prng, randomDigest } from '../test/support/syntheticCache.js';
 import { rssSampler, runMeasured, startEmulatorProcess } from '../test/support/processes.js';
@@ -90,12 +91,12 @@ if (process.env.BENCH_ENDPOINT === undefined) {
     accesses.add(repository, digest, NOW.getTime() - 86_400_000);
   }
   const planStarted = performance.now();
-  const plan = planCleanup({ inventory, accesses, policy: { historyDays: 7, minAccessCount: 1, graceDays: 7, logMaxStalenessHours: 24, maxDeletePercent: 100 }, now: NOW });
+  const plan = planCleanup({ inventory, accesses, policy: { historyDays: 7, minAccessCount: 1, graceDays: 7, logMaxStalenessHours: 24, logMaxUnusablePercent: 0.1, maxDeletePercent: 100 }, now: NOW });
   const planSeconds = (performance.now() - planStarted) / 1000;
   phase = 'deletion';
   // Limits are scaled 60x in time but latency is not: twice the workers keep the delete pipeline full.
   const deleter = new AcrDeleter(connection, { concurrency: 16, deletesPerMinute: DELETES_PER_SECOND * 60, recheck: policyRecheck(plan.policy, () => NOW, READS_PER_SECOND * 60) });
-  const report = await deleter.execute(plan, { deadlineMs: Date.now() + 3_600_000 });
+  const report = await deleter.execute(plan, { budget: new RunBudget(Date.now() + 3_600_000, 30_000) });
   memory.stop();
   const minimumPages = Math.ceil(repositories / 1000) + repositories * Math.ceil(perRepository / 1000);
   const listingData = [...requests.listing].filter(([kind]) => !kind.includes('token') && kind.endsWith(' 200')).reduce((sum, [, count]) => sum + count, 0);

@@ -7,7 +7,8 @@ targetScope = 'resourceGroup'
 @description('Name of the azd environment; names and tags derive from it.')
 param environmentName string
 
-@description('Region of the app (the diagnostic setting\'s storage account must be in the registry\'s region).')
+@description('Region of the app: one that offers Flex Consumption (az functionapp list-flexconsumption-locations). The diagnostic setting\'s storage account must be in the registry\'s region.')
+@metadata({ azd: { type: 'location' } })
 param location string = resourceGroup().location
 
 // ---- the registry and its logs --------------------------------------------------------------------------------
@@ -15,8 +16,8 @@ param location string = resourceGroup().location
 @description('Name of the existing container registry to clean.')
 param registryName string
 
-@description('Resource group of the registry (default: this one).')
-param registryResourceGroupName string = resourceGroup().name
+@description('Resource group of the registry (empty: this deployment\'s resource group).')
+param registryResourceGroupName string = ''
 
 @description('rbac: AcrPull + AcrDelete; abac: for registries in "RBAC registry + ABAC repository permissions" mode.')
 @allowed([
@@ -25,17 +26,17 @@ param registryResourceGroupName string = resourceGroup().name
 ])
 param registryPermissionMode string = 'rbac'
 
-@description('Existing storage account where a diagnostic setting archives the registry\'s logs (set this or logAnalyticsWorkspaceName).')
+@description('The one log source, part 1: the existing storage account where a diagnostic setting archives the registry\'s logs. Set exactly one of this and logAnalyticsWorkspaceName.')
 param logStorageAccountName string = ''
 
-@description('Resource group of the log storage account (default: the registry\'s).')
-param logStorageResourceGroupName string = registryResourceGroupName
+@description('Resource group of the log storage account (empty: the registry\'s).')
+param logStorageResourceGroupName string = ''
 
-@description('Existing Log Analytics workspace holding the registry\'s logs (set this or logStorageAccountName).')
+@description('The one log source, part 2: the existing Log Analytics workspace holding the registry\'s logs. Set exactly one of this and logStorageAccountName.')
 param logAnalyticsWorkspaceName string = ''
 
-@description('Resource group of the log workspace (default: the registry\'s).')
-param logAnalyticsResourceGroupName string = registryResourceGroupName
+@description('Resource group of the log workspace (empty: the registry\'s).')
+param logAnalyticsResourceGroupName string = ''
 
 @description('Also create the registry\'s diagnostic setting that sends ContainerRegistryRepositoryEvents to the log storage account and/or workspace.')
 param createDiagnosticSetting bool = false
@@ -54,8 +55,8 @@ param logStoragePathPattern string = '*.json'
 @description('LOG_STORAGE_RESOURCE_ID: read only below this registry\'s folder of the archive (default: the registry\'s resource id).')
 param logStorageResourceId string = ''
 
-@description('LOG_ANALYTICS_ENDPOINT')
-param logAnalyticsEndpoint string = 'https://api.loganalytics.io/v1'
+@description('LOG_ANALYTICS_ENDPOINT (empty: the cloud\'s own)')
+param logAnalyticsEndpoint string = ''
 
 @description('CACHE_HISTORY_DAYS')
 @minValue(1)
@@ -71,6 +72,9 @@ param graceDays string = ''
 
 @description('LOG_MAX_STALENESS_HOURS')
 param logMaxStalenessHours int = 24
+
+@description('LOG_MAX_UNUSABLE_PERCENT (a decimal, as a string: Bicep has no decimal type)')
+param logMaxUnusablePercent string = '0.1'
 
 @description('MAX_DELETE_PERCENT')
 @minValue(0)
@@ -107,8 +111,29 @@ param deletesPerMinute int = 500
 @maxValue(1700)
 param timeBudgetSeconds int = 1500
 
-@description('ACR_AUDIENCE (sovereign clouds)')
-param acrAudience string = 'https://containerregistry.azure.net'
+@description('REQUEST_TIMEOUT_SECONDS: each request\'s own time limit; a run ends at most this long after TIME_BUDGET_SECONDS (keep the sum below functionTimeout).')
+@minValue(1)
+@maxValue(60)
+param requestTimeoutSeconds int = 30
+
+
+@description('ACR_AUDIENCE (empty: the registry audience, the same in every cloud)')
+param acrAudience string = ''
+
+@description('Instance memory (MB) of the Flex Consumption plan. 2048 runs a registry of 500,000 manifests (peak live heap 613 MiB, npm run bench:memory); 512 is too small (100,000 manifests already take 390 MiB RSS). docs/deploy.md, "Memory".')
+@allowed([
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+@description('AZURE_CLOUD: the cloud this deploys to (default: the deployment\'s own).')
+@allowed([
+  'AzureCloud'
+  'AzureUSGovernment'
+  'AzureChinaCloud'
+])
+param azureCloud string = any(environment().name)
 
 @description('E-mail address the run alerts notify (empty: the alerts only show in the portal).')
 param alertEmail string = ''
@@ -122,13 +147,25 @@ var tags = {
 var appName = 'func-acrclean-${token}'
 var hostStorageName = 'stacrclean${take(token, 12)}'
 var deploymentContainerName = 'app-package-${take(token, 10)}'
-var readsFromStorage = !empty(logStorageAccountName)
-var readsFromWorkspace = !empty(logAnalyticsWorkspaceName)
+// azd passes an unset variable as '', which would override a parameter's default: resolve the defaults here.
+var registryResourceGroup = empty(registryResourceGroupName) ? resourceGroup().name : registryResourceGroupName
+var logStorageResourceGroup = empty(logStorageResourceGroupName) ? registryResourceGroup : logStorageResourceGroupName
+var logAnalyticsResourceGroup = empty(logAnalyticsResourceGroupName) ? registryResourceGroup : logAnalyticsResourceGroupName
+
+// Exactly one log source, checked when the deployment runs: the app refuses to start with two or none.
+var logSourceProblem = empty(logStorageAccountName) == empty(logAnalyticsWorkspaceName)
+  ? 'acr-cache-cleaner needs exactly one log source: set logStorageAccountName (azd env set LOG_STORAGE_ACCOUNT <account>) or logAnalyticsWorkspaceName (azd env set LOG_ANALYTICS_WORKSPACE <workspace>), not ${empty(logStorageAccountName) ? 'neither' : 'both'}.'
+  : ''
+var readsFromStorage = empty(logSourceProblem) ? !empty(logStorageAccountName) : fail(logSourceProblem)
+var readsFromWorkspace = !readsFromStorage
+
+// V8's old-space limit for the worker: above the measured peak live heap (613 MiB at 500,000 manifests) with room
+// to grow, below the instance memory less the Functions host and Node's memory outside the heap (docs/deploy.md).
+var nodeHeapMB = instanceMemoryMB == 4096 ? 3072 : 1024
 
 var roleIds = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
-  storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
 }
 
@@ -171,17 +208,28 @@ resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/con
   }
 }
 
-resource hostStorageRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
-  for roleId in [roleIds.storageBlobDataOwner, roleIds.storageQueueDataContributor, roleIds.storageTableDataContributor]: {
-    name: guid(hostStorage.id, identity.id, roleId)
-    scope: hostStorage
-    properties: {
-      principalId: identity.properties.principalId
-      principalType: 'ServicePrincipal'
-      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleId)
-    }
+// Blobs: the host keeps its timer schedule, locks and keys there, the app its run lease, reports and journals.
+// Queues: the preview's requests for a fresh dry run (previewCleanup puts one, previewWorker takes it). No tables
+// (docs/deploy.md, "Roles").
+resource hostStorageRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(hostStorage.id, identity.id, roleIds.storageBlobDataOwner)
+  scope: hostStorage
+  properties: {
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.storageBlobDataOwner)
   }
-]
+}
+
+resource hostQueueRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(hostStorage.id, identity.id, roleIds.storageQueueDataContributor)
+  scope: hostStorage
+  properties: {
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.storageQueueDataContributor)
+  }
+}
 
 resource logWorkspaceForApp 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
   name: 'log-acrclean-${token}'
@@ -233,7 +281,7 @@ module monitoring 'app/monitoring.bicep' = {
 
 module logStorageAccess 'app/logStorageAccess.bicep' = if (readsFromStorage) {
   name: 'acrclean-log-storage-access'
-  scope: resourceGroup(logStorageResourceGroupName)
+  scope: resourceGroup(logStorageResourceGroup)
   params: {
     storageAccountName: logStorageAccountName
     principalId: identity.properties.principalId
@@ -242,7 +290,7 @@ module logStorageAccess 'app/logStorageAccess.bicep' = if (readsFromStorage) {
 
 module logWorkspaceAccess 'app/logWorkspaceAccess.bicep' = if (readsFromWorkspace) {
   name: 'acrclean-log-workspace-access'
-  scope: resourceGroup(logAnalyticsResourceGroupName)
+  scope: resourceGroup(logAnalyticsResourceGroup)
   params: {
     workspaceName: logAnalyticsWorkspaceName
     principalId: identity.properties.principalId
@@ -251,7 +299,7 @@ module logWorkspaceAccess 'app/logWorkspaceAccess.bicep' = if (readsFromWorkspac
 
 module registryAccess 'app/registryAccess.bicep' = {
   name: 'acrclean-registry-access'
-  scope: resourceGroup(registryResourceGroupName)
+  scope: resourceGroup(registryResourceGroup)
   params: {
     registryName: registryName
     principalId: identity.properties.principalId
@@ -292,9 +340,9 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
+    // No FTPS setting: Flex Consumption supports no FTPS and documents ftpsState among the properties not to set.
     siteConfig: {
       minTlsVersion: '1.2'
-      ftpsState: 'Disabled'
     }
     functionAppConfig: {
       deployment: {
@@ -309,7 +357,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       }
       scaleAndConcurrency: {
         maximumInstanceCount: 40
-        instanceMemoryMB: 2048
+        instanceMemoryMB: instanceMemoryMB
       }
       runtime: {
         name: 'node'
@@ -318,7 +366,8 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     }
   }
   dependsOn: [
-    hostStorageRoles
+    hostStorageRole
+    hostQueueRole
   ]
 }
 
@@ -327,26 +376,29 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   name: 'appsettings'
   properties: {
     // The Functions host: identity-based storage and Entra-authenticated telemetry (local auth is disabled).
-    AzureWebJobsStorage__accountName: hostStorage.name
+    // The blob endpoint as ARM reports it, right in every cloud (an account name alone assumes the public one).
+    AzureWebJobsStorage__blobServiceUri: hostStorage.properties.primaryEndpoints.blob
+    AzureWebJobsStorage__queueServiceUri: hostStorage.properties.primaryEndpoints.queue
     AzureWebJobsStorage__credential: 'managedidentity'
     AzureWebJobsStorage__clientId: identity.properties.clientId
     APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.properties.clientId};Authorization=AAD'
-    // V8 grows its heap lazily; a cap makes it collect instead (the run's live heap is far below; docs/performance.md).
-    languageWorkers__node__arguments: '--max-old-space-size=256'
+    // Sized from npm run bench:memory, not left to V8: its default follows the memory Node sees (docs/deploy.md, "Memory").
+    languageWorkers__node__arguments: '--max-old-space-size=${nodeHeapMB}'
     // acr-cache-cleaner's own settings.
     CLEANUP_SCHEDULE: cleanupSchedule
     CONTAINER_REGISTRY: registryAccess.outputs.loginServer
-    LOG_STORAGE_ACCOUNT: logStorageAccountName
+    LOG_STORAGE_ACCOUNT: readsFromStorage ? logStorageAccess!.outputs.blobEndpoint : ''
     LOG_STORAGE_ACCOUNT_CONTAINER: logStorageAccountContainer
     LOG_STORAGE_PATH_PATTERN: logStoragePathPattern
-    LOG_STORAGE_RESOURCE_ID: empty(logStorageResourceId) && readsFromStorage ? resourceId(subscription().subscriptionId, registryResourceGroupName, 'Microsoft.ContainerRegistry/registries', registryName) : logStorageResourceId
+    LOG_STORAGE_RESOURCE_ID: empty(logStorageResourceId) && readsFromStorage ? resourceId(subscription().subscriptionId, registryResourceGroup, 'Microsoft.ContainerRegistry/registries', registryName) : logStorageResourceId
     LOG_ANALYTICS_WORKSPACE_ID: readsFromWorkspace ? logWorkspaceAccess!.outputs.customerId : ''
     LOG_ANALYTICS_ENDPOINT: logAnalyticsEndpoint
     CACHE_HISTORY_DAYS: string(cacheHistoryDays)
     CACHE_MIN_ACCESS_COUNT: string(cacheMinAccessCount)
     GRACE_DAYS: graceDays
     LOG_MAX_STALENESS_HOURS: string(logMaxStalenessHours)
+    LOG_MAX_UNUSABLE_PERCENT: logMaxUnusablePercent
     MAX_DELETE_PERCENT: string(maxDeletePercent)
     MAX_DELETES: maxDeletes
     REPOSITORY_FILTER: repositoryFilter
@@ -357,9 +409,11 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     READS_PER_MINUTE: string(readsPerMinute)
     DELETES_PER_MINUTE: string(deletesPerMinute)
     TIME_BUDGET_SECONDS: string(timeBudgetSeconds)
+    REQUEST_TIMEOUT_SECONDS: string(requestTimeoutSeconds)
     CREDENTIAL: 'managed-identity'
     AZURE_CLIENT_ID: identity.properties.clientId
     ACR_AUDIENCE: acrAudience
+    AZURE_CLOUD: azureCloud
   }
 }
 

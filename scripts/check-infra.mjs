@@ -1,5 +1,6 @@
 // Builds and lints infra/main.bicep with the project-local Bicep CLI (.tools/bicep, installed by
-// scripts/install-bicep.sh). Outside CI a missing CLI is a one-line notice; in CI (CI=true) a failure.
+// scripts/install-bicep.sh). Outside CI a missing CLI is a notice saying what was skipped and how to run it;
+// in CI (CI=true) a failure.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,9 +15,12 @@ if (!existsSync(entry)) {
   process.exit(0);
 }
 if (bicep === undefined) {
-  const message = 'infra: the Bicep CLI is not installed (run scripts/install-bicep.sh); bicep build and lint skipped';
+  const message = [
+    'infra: SKIPPED bicep build, bicep lint and the ARM template tests (test/infra/): the Bicep CLI is not installed.',
+    'infra: to run them: scripts/install-bicep.sh (needs the .NET SDK; installs into .tools/bicep), then npm run test:infra && npx vitest run test/infra',
+  ].join('\n');
   if (inCi) {
-    console.error(`${message}: in CI this is a failure`);
+    console.error(`${message}\ninfra: in CI (CI=true) a missing Bicep CLI is a failure`);
     process.exit(1);
   }
   console.log(message);

@@ -45,6 +45,7 @@ try {
   });
   const reports = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(REPORTS_CONTAINER);
   for await (const blob of reports.listBlobsFlat()) {
+    if (blob.name.endsWith('.jsonl')) continue; // the run's deletion journal (….journal.jsonl) is beside its report
     const html = blob.name.endsWith('.html');
     const copy = join(workDir, html ? 'latest-report.html' : 'latest-report.json');
     const text = await reports.getBlobClient(blob.name).downloadToBuffer();

@@ -1,15 +1,26 @@
 import { RestError } from '@azure/core-rest-pipeline';
-import type { BlobLeaseClient, ContainerClient } from '@azure/storage-blob';
-import type { PassReport } from './report.js';
+import type { AppendBlobClient, ContainerClient } from '@azure/storage-blob';
+import { parseJournal, type JournalRecord, type JournalSink } from './deletion/journal.js';
+import type { LeaseHolder } from './runLease.js';
+import type { PassReport, ReconciliationReport } from './report.js';
+import type { Redactor } from './secrets.js';
 
 export const REPORTS_CONTAINER = 'cleanup-reports';
 export const LOCK_CONTAINER = 'cleanup-lock';
-const LOCK_BLOB = 'cleanImageCache';
-const LEASE_SECONDS = 60;
 
-export type RunOutcome = 'completed' | 'refused' | 'failed' | 'skipped';
+export type RunOutcome = 'completed' | 'refused' | 'failed' | 'skipped' | 'interrupted';
 
-/** What the audit trail keeps of a run: the pass's report (without the list of kept manifests) and how it ended. */
+/** A run found still `running` by a later run, which closed it: what its journal and the registry say it did. */
+export interface ClosedRun {
+  invocationId: string;
+  report: string;
+  /** Deletions its journal records as done, and those found gone on reconciliation. */
+  deleted: number;
+  stillPresent: number;
+  unknown: number;
+}
+
+/** What the audit trail keeps of a run: the pass's report (the kept manifests only for previews) and how it ended. */
 export interface AuditReport extends Partial<Omit<PassReport, 'keep'>> {
   invocationId: string;
   /** `timer` for the scheduled run and the portal's Test/Run alike (the host hands both a timer). */
@@ -18,6 +29,24 @@ export interface AuditReport extends Partial<Omit<PassReport, 'keep'>> {
   finishedAt: string | null;
   outcome: RunOutcome | 'running';
   message: string;
+  keep?: PassReport['keep'];
+  /** The preview request this dry run answers. */
+  requestId?: string;
+  /** The deletion journal: an append blob of JSON lines beside this report. */
+  journal?: string;
+  /** A run that stepped aside: who held the run lease, and since when. */
+  leaseHeldBy?: LeaseHolder & { heldForSeconds: number | null };
+  /** Interrupted runs this run found and closed. */
+  closedRuns?: ClosedRun[];
+  /** On an interrupted run's report, written by the run that closed it. */
+  interruption?: {
+    closedBy: string;
+    closedAt: string;
+    /** The deletions its journal records as done. */
+    journalDeleted: PassReport['delete'];
+    /** Its DELETEs without an outcome, checked against the registry. */
+    reconciliation: ReconciliationReport;
+  };
 }
 
 /** `cleanup-reports/YYYY/MM/DD/<time>-<invocation id>.json`. */
@@ -26,82 +55,165 @@ export function reportBlobName(startedAt: Date, invocationId: string): string {
   return `${iso.slice(0, 4)}/${iso.slice(5, 7)}/${iso.slice(8, 10)}/${iso.replace(/[:.]/g, '-')}-${invocationId}.json`;
 }
 
+/** The journal beside a report: `….journal.jsonl`, then `….journal.2.jsonl` … once a part nears the block limit. */
+export function journalBlobName(reportName: string, part = 1): string {
+  return `${reportName.replace(/\.json$/, '')}.journal${part === 1 ? '' : `.${part}`}.jsonl`;
+}
+
+/** The HTML report beside a JSON report. */
+export function htmlBlobName(reportName: string): string {
+  return reportName.replace(/\.json$/, '.html');
+}
+
+/** An append blob takes at most 50,000 blocks; a part is closed a little before. */
+const BLOCKS_PER_JOURNAL_PART = 49_000;
+const DAY_MS = 86_400_000;
+
+export interface ReportStoreOptions {
+  redactor?: Redactor;
+  /** Each storage request's own time limit. */
+  timeoutMs?: number;
+}
+
+/** The audit reports and deletion journals in the host storage. */
 export class ReportStore {
-  constructor(private readonly container: ContainerClient) {}
-
-  /** Writes (or overwrites) the run's report; returns its URL. */
-  async write(report: AuditReport): Promise<string> {
-    await this.container.createIfNotExists();
-    const blob = this.container.getBlockBlobClient(reportBlobName(new Date(report.startedAt), report.invocationId));
-    const text = JSON.stringify(report, null, 2);
-    await blob.upload(text, Buffer.byteLength(text), { blobHTTPHeaders: { blobContentType: 'application/json' } });
-    return blob.url;
-  }
-
-  /** Writes the run's HTML report beside its JSON report (same name, `.html`); returns its URL. */
-  async writeHtml(report: Pick<AuditReport, 'startedAt' | 'invocationId'>, html: string): Promise<string> {
-    await this.container.createIfNotExists();
-    const blob = this.container.getBlockBlobClient(reportBlobName(new Date(report.startedAt), report.invocationId).replace(/\.json$/, '.html'));
-    await blob.upload(html, Buffer.byteLength(html), { blobHTTPHeaders: { blobContentType: 'text/html; charset=utf-8' } });
-    return blob.url;
-  }
-}
-
-export function auditReportOf(report: PassReport): Omit<PassReport, 'keep'> {
-  const { keep: _keep, ...rest } = report;
-  return rest;
-}
-
-/**
- * One run at a time. A manual run (portal Test/Run) does not take the timer's own lock, so the pass takes
- * a blob lease in the host storage, renews it while it runs and releases it at the end.
- */
-export class RunLease {
-  private renewal: NodeJS.Timeout | undefined;
-  lost = false;
-
-  private constructor(
-    private readonly lease: BlobLeaseClient,
-    private readonly log: (message: string) => void,
+  constructor(
+    private readonly container: ContainerClient,
+    private readonly options: ReportStoreOptions = {},
   ) {}
 
-  /** The lease, or undefined when another run holds it. */
-  static async acquire(container: ContainerClient, log: (message: string) => void, leaseSeconds = LEASE_SECONDS): Promise<RunLease | undefined> {
-    await container.createIfNotExists();
-    const blob = container.getBlockBlobClient(LOCK_BLOB);
+  urlOf(name: string): string {
+    return this.container.getBlobClient(name).url;
+  }
+
+  /** Writes (or overwrites) a run's report; returns its URL. With `ifMatch`, only over that version (else false). */
+  async write(report: AuditReport, conditions: { ifMatch?: string } = {}): Promise<string | false> {
+    await this.container.createIfNotExists({ abortSignal: this.signal() });
+    const blob = this.container.getBlockBlobClient(reportBlobName(new Date(report.startedAt), report.invocationId));
+    const text = this.redact(JSON.stringify(report, null, 2));
     try {
-      await blob.upload('', 0, { conditions: { ifNoneMatch: '*' } });
+      await blob.upload(text, Buffer.byteLength(text), {
+        blobHTTPHeaders: { blobContentType: 'application/json' },
+        // Listed by the preview without downloading: which reports hold a dry run's plan.
+        metadata: { outcome: report.outcome, trigger: report.trigger, dryrun: String(report.dryRun === true) },
+        conditions,
+        abortSignal: this.signal(),
+      });
     } catch (error) {
-      if (!(error instanceof RestError) || (error.statusCode !== 409 && error.statusCode !== 412)) throw error;
-    }
-    const lease = blob.getBlobLeaseClient();
-    try {
-      await lease.acquireLease(leaseSeconds);
-    } catch (error) {
-      if (error instanceof RestError && error.statusCode === 409) return undefined;
+      if (conditions.ifMatch !== undefined && error instanceof RestError && error.statusCode === 412) return false;
       throw error;
     }
-    const held = new RunLease(lease, log);
-    held.renewal = setInterval(() => void held.renew(), (leaseSeconds * 1000) / 3);
-    held.renewal.unref();
-    return held;
+    return blob.url;
   }
 
-  private async renew(): Promise<void> {
+  /** Writes (or overwrites) a run's HTML report beside its JSON report (same name, `.html`); returns its URL. */
+  async writeHtml(report: Pick<AuditReport, 'startedAt' | 'invocationId'>, html: string): Promise<string> {
+    await this.container.createIfNotExists({ abortSignal: this.signal() });
+    const blob = this.container.getBlockBlobClient(htmlBlobName(reportBlobName(new Date(report.startedAt), report.invocationId)));
+    const text = this.redact(html);
+    await blob.upload(text, Buffer.byteLength(text), { blobHTTPHeaders: { blobContentType: 'text/html; charset=utf-8' }, abortSignal: this.signal() });
+    return blob.url;
+  }
+
+  async read(name: string): Promise<{ report: AuditReport; etag: string } | undefined> {
     try {
-      await this.lease.renewLease();
+      const blob = this.container.getBlobClient(name);
+      const properties = await blob.getProperties({ abortSignal: this.signal() });
+      const text = (await blob.downloadToBuffer(undefined, undefined, { abortSignal: this.signal(), conditions: { ifMatch: properties.etag } })).toString('utf8');
+      return { report: JSON.parse(text) as AuditReport, etag: properties.etag! };
     } catch (error) {
-      this.lost = true;
-      this.log(`warning: renewing the run lease failed (${(error as Error).message}); another run may start`);
+      if (error instanceof RestError && error.statusCode === 404) return undefined;
+      throw error;
     }
   }
 
-  async release(): Promise<void> {
-    clearInterval(this.renewal);
-    try {
-      await this.lease.releaseLease();
-    } catch (error) {
-      this.log(`warning: releasing the run lease failed (${(error as Error).message}); it expires by itself within ${LEASE_SECONDS} s`);
+  /** Where a run's journal goes: appended to as it deletes, every append acknowledged before the DELETEs it covers. */
+  journalSink(reportName: string): JournalSink {
+    return new AppendBlobJournalSink(this.container, (part) => this.container.getAppendBlobClient(journalBlobName(reportName, part)), this.options.timeoutMs ?? 30_000, this.redactor());
+  }
+
+  async readJournal(reportName: string): Promise<JournalRecord[]> {
+    const records: JournalRecord[] = [];
+    for (let part = 1; ; part++) {
+      try {
+        const text = (await this.container.getBlobClient(journalBlobName(reportName, part)).downloadToBuffer(undefined, undefined, { abortSignal: this.signal() })).toString('utf8');
+        records.push(...parseJournal(text).records);
+      } catch (error) {
+        if (error instanceof RestError && error.statusCode === 404) return records;
+        throw error;
+      }
+    }
+  }
+
+  /**
+   * The newest dry run's report (a preview's or a nightly dry run's) of the last `days` days, and whether a run
+   * that deleted came after it. Lists report names and their metadata day by day; downloads one report.
+   */
+  async newestPlan(nowMs: number, days = 8): Promise<{ name: string; report: AuditReport; deletedSince: string | null } | undefined> {
+    let deletedSince: string | null = null;
+    for (let day = 0; day < days; day++) {
+      const prefix = reportBlobName(new Date(nowMs - day * DAY_MS), 'x').slice(0, 11);
+      const blobs: { name: string; metadata: Record<string, string> }[] = [];
+      for await (const blob of this.container.listBlobsFlat({ prefix, includeMetadata: true, abortSignal: this.signal() })) {
+        if (blob.name.endsWith('.json')) blobs.push({ name: blob.name, metadata: blob.metadata ?? {} });
+      }
+      for (const blob of blobs.sort((a, b) => (a.name < b.name ? 1 : -1))) {
+        const { outcome, dryrun } = blob.metadata;
+        if (dryrun === 'true' && (outcome === 'completed' || outcome === 'refused')) {
+          const found = await this.read(blob.name);
+          if (found !== undefined) return { name: blob.name, report: found.report, deletedSince };
+        }
+        if (dryrun === 'false' && outcome !== 'skipped' && outcome !== 'refused') deletedSince ??= blob.name;
+      }
+    }
+    return undefined;
+  }
+
+  private signal(): AbortSignal | undefined {
+    return this.options.timeoutMs === undefined ? undefined : AbortSignal.timeout(this.options.timeoutMs);
+  }
+
+  private redactor(): (text: string) => string {
+    return (text) => this.redact(text);
+  }
+
+  private redact(text: string): string {
+    return this.options.redactor?.redact(text) ?? text;
+  }
+}
+
+export function auditReportOf(report: PassReport, options: { withKeep?: boolean } = {}): Omit<AuditReport, 'invocationId' | 'trigger' | 'startedAt' | 'finishedAt' | 'outcome' | 'message'> {
+  const { keep, ...rest } = report;
+  return options.withKeep ? { ...rest, keep } : rest;
+}
+
+/** The journal as an append blob: each append is one block (atomic); a part that nears 50,000 blocks is followed by the next. */
+class AppendBlobJournalSink implements JournalSink {
+  readonly location: string;
+  private part = 1;
+  private created = false;
+
+  constructor(
+    private readonly container: ContainerClient,
+    private readonly blobOf: (part: number) => AppendBlobClient,
+    private readonly timeoutMs: number,
+    private readonly redact: (text: string) => string,
+  ) {
+    this.location = blobOf(1).url;
+  }
+
+  async append(text: string): Promise<void> {
+    const blob = this.blobOf(this.part);
+    if (!this.created) {
+      if (this.part === 1) await this.container.createIfNotExists({ abortSignal: AbortSignal.timeout(this.timeoutMs) });
+      await blob.createIfNotExists({ blobHTTPHeaders: { blobContentType: 'application/x-ndjson' }, abortSignal: AbortSignal.timeout(this.timeoutMs) });
+      this.created = true;
+    }
+    const body = this.redact(text);
+    const response = await blob.appendBlock(body, Buffer.byteLength(body), { abortSignal: AbortSignal.timeout(this.timeoutMs) });
+    if ((response.blobCommittedBlockCount ?? 0) >= BLOCKS_PER_JOURNAL_PART) {
+      this.part++;
+      this.created = false;
     }
   }
 }

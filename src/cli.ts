@@ -1,13 +1,26 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { ConfigError, flagOf, loadConfig, SETTINGS, type SettingName, type Settings } from './config.js';
+import { ConfigError, flagOf, loadConfig, SETTINGS, type Config, type SettingName, type Settings } from './config.js';
+import { DeletionJournal, FileJournalSink, readJournalFile, unresolvedIntents, type IntentRecord } from './deletion/journal.js';
+import { journalOutcomeOf, reconciliationReport } from './deletion/reconcile.js';
+import { StopRequest } from './deletion/stop.js';
 import { htmlFileProblem, htmlOutputFile, writeHtmlOutput } from './html/cliOutput.js';
 import { InventoryFileError } from './inventory.js';
-import { errorMessage, runPass } from './pass.js';
-import { formatReportText, TOOL_VERSION, type PassReport } from './report.js';
+import { errorMessage, runPass, type PassDependencies } from './pass.js';
+import { RunBudget } from './registry/budget.js';
+import { formatReportText, TOOL_NAME, TOOL_VERSION, type PassReport, type ReconciliationReport } from './report.js';
+import { Redactor } from './secrets.js';
 import { createPassDependencies } from './wiring.js';
 
-export const EXIT = { ok: 0, failure: 1, usage: 2, refused: 3 } as const;
+/** Exit codes; a run stopped by a signal exits 128 + the signal's number, as shells expect (130 SIGINT, 143 SIGTERM). */
+export const EXIT = { ok: 0, failure: 1, usage: 2, refused: 3, SIGINT: 130, SIGTERM: 143 } as const;
+
+/** The stop request a signal makes: no new deletions, the ones in flight finish, the report is printed. */
+export class SignalReceived extends StopRequest {
+  constructor(readonly signal: 'SIGINT' | 'SIGTERM') {
+    super('cancelled', `interrupted by ${signal}`);
+  }
+}
 
 const BOOLEAN_SETTINGS = new Set<SettingName>(['DRY_RUN']);
 const CLI_ONLY_SETTINGS = new Set<SettingName>(['CLEANUP_SCHEDULE', 'AZURE_CLIENT_ID']);
@@ -24,28 +37,39 @@ ${[...settingByFlag]
   .map(([flag, name]) => `  --${flag}${BOOLEAN_SETTINGS.has(name) ? '' : ' VALUE'}\n      ${SETTINGS[name].meaning}${SETTINGS[name].default ? ` (default: ${SETTINGS[name].default})` : ''}`)
   .join('\n')}
   --now ISO-TIME
-      Plan as if it were this time (default: now).
+      Plan as if it were this time (default: now); only with --dry-run or --inventory.
   --export-inventory FILE
       Write the listed registry inventory to FILE (the --inventory format).
+  --journal FILE
+      Append the deletion journal to FILE (JSON lines): each deletion's intent, flushed to disk before its
+      DELETE is sent, and its outcome. Intents left without an outcome by an interrupted run are checked
+      against the registry first.
   --output text|json|html [FILE]
       text: a readable summary (default); json: one JSON document on stdout; html: a self-contained
       HTML report, to FILE (the summary then goes to stdout) or to stdout.
   --help, --version
 
-Exit codes: 0 pass completed (dry run or not), 1 failure, 2 bad usage, 3 refused by a safety guard.
+Exit codes: 0 pass completed (dry run or not), 1 failure, 2 bad usage, 3 refused by a safety guard,
+130/143 stopped by SIGINT/SIGTERM (deletions in flight finished, the report printed; again to quit at once).
 `;
 
 export interface CliIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
+  /** Aborted on SIGINT/SIGTERM (with a {@link SignalReceived}): the run stops starting deletions. */
+  stop?: AbortSignal;
 }
 
 /** Runs the CLI on `argv` (without node and script) and returns its exit code. */
-export async function main(argv: string[], io: CliIo): Promise<number> {
+export async function main(argv: string[], rawIo: CliIo): Promise<number> {
+  // Secrets given as flags (a connection string in the wrong flag) are named, never printed.
+  let redactor = new Redactor({});
+  const io: CliIo = { stdout: (text) => rawIo.stdout(redactor.redact(text)), stderr: (text) => rawIo.stderr(redactor.redact(text)), stop: rawIo.stop };
   const options: Record<string, { type: 'string' | 'boolean' }> = {
     now: { type: 'string' },
     output: { type: 'string' },
     'export-inventory': { type: 'string' },
+    journal: { type: 'string' },
     help: { type: 'boolean' },
     version: { type: 'boolean' },
   };
@@ -92,16 +116,36 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     const value = values[flag];
     if (value !== undefined) settings[name] = String(value);
   }
+  redactor = new Redactor(settings);
 
   let report: PassReport;
+  const journalFile = values.journal as string | undefined;
+  let journal: DeletionJournal | undefined;
   try {
+    const startedMs = Date.now();
     const config = loadConfig(settings);
-    const deps = createPassDependencies(config, {
-      clock: () => now,
-      log: (message) => io.stderr(`${message}\n`),
-      exportInventory: values['export-inventory'] as string | undefined,
-    });
-    report = await runPass(config, deps);
+    if (values.now !== undefined && config.inventoryFile === undefined && !config.dryRun) {
+      io.stderr(
+        'acr-cache-cleaner: --now is for planning: on a live registry it would delete on evidence judged at another time (a pull after that time would not count). Add --dry-run, or plan offline with --inventory.\n',
+      );
+      return EXIT.usage;
+    }
+    const log = (message: string) => io.stderr(`${message}\n`);
+    const deps = createPassDependencies(config, { clock: () => now, log, exportInventory: values['export-inventory'] as string | undefined });
+    let reconciliation: ReconciliationReport | undefined;
+    if (journalFile !== undefined && !config.dryRun) {
+      journal = new DeletionJournal(new FileJournalSink(journalFile));
+      const earlier = unresolvedIntents(await readJournalFile(journalFile));
+      try {
+        await journal.start(`cli-${new Date(startedMs).toISOString()}-${process.pid}`, config.registry?.endpoint ?? '', `${TOOL_NAME}/${TOOL_VERSION}`);
+      } catch (error) {
+        io.stderr(`acr-cache-cleaner: --journal: ${journalFile} cannot be written (${errorMessage(error)}); nothing was deleted\n`);
+        return EXIT.usage;
+      }
+      reconciliation = await reconcileJournal(journalFile, earlier, journal, config, deps, startedMs, log);
+    }
+    report = await runPass(config, deps, { signal: io.stop, startedMs, journal });
+    if (reconciliation !== undefined) report.reconciliation = reconciliation;
   } catch (error) {
     if (error instanceof ConfigError) {
       io.stderr(`acr-cache-cleaner: ${error.describe(flagOf)}\n`);
@@ -113,23 +157,51 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     }
     io.stderr(`acr-cache-cleaner: ${errorMessage(error)}\n`);
     return EXIT.failure;
+  } finally {
+    await journal?.close();
   }
 
   if (output === 'json') io.stdout(`${JSON.stringify(report, null, 2)}\n`);
   else if (output === 'html') {
     try {
-      await writeHtmlOutput(report, html.file, io);
+      await writeHtmlOutput(report, html.file, { ...io, redact: (text) => redactor.redact(text) });
     } catch (error) {
       io.stderr(`acr-cache-cleaner: writing the HTML report failed: ${errorMessage(error)}\n`);
       return EXIT.failure;
     }
   } else io.stdout(`${formatReportText(report)}\n`);
-  return exitCodeOf(report);
+  const signal = io.stop?.aborted && io.stop.reason instanceof SignalReceived ? io.stop.reason.signal : undefined;
+  return signal === undefined ? exitCodeOf(report) : EXIT[signal];
+}
+
+/**
+ * A journal file may end with intents whose outcome an interrupted run never wrote: each is checked against the
+ * registry (gone: deleted; present: not) and the answer appended, before this run journals anything of its own.
+ */
+async function reconcileJournal(
+  file: string,
+  open: IntentRecord[],
+  journal: DeletionJournal,
+  config: Config,
+  deps: PassDependencies,
+  startedMs: number,
+  log: (message: string) => void,
+): Promise<ReconciliationReport | undefined> {
+  if (open.length === 0 || deps.deleter?.reconcile === undefined) return undefined;
+  log(`the journal ${file} has ${open.length} deletion(s) an earlier run started but never saw answered: checking them`);
+  const budget = new RunBudget(startedMs + config.deletion.timeBudgetSeconds * 1000, config.deletion.requestTimeoutSeconds * 1000);
+  const reconciled = await deps.deleter.reconcile(open, budget);
+  for (const { entry, state, error } of reconciled) await journal.outcome(entry.repository, entry.digest, journalOutcomeOf(state), error === undefined ? {} : { error });
+  const report = reconciliationReport(file, reconciled, new Date());
+  log(`earlier run: ${report.deleted.length} of them deleted, ${report.stillPresent} still present, ${report.unknown} unknown`);
+  return report;
 }
 
 export function exitCodeOf(report: PassReport): number {
   if (report.error !== null) return EXIT.failure;
   if (report.aborted !== null) return EXIT.refused;
   if (report.execution !== null && report.execution.failed.length > 0) return EXIT.failure;
+  // Stopped for a reason that needs a person: the journal could not be written, or deleting was refused.
+  if (report.execution?.stoppedBy === 'journal-failed' || report.execution?.stoppedBy === 'permission-denied') return EXIT.failure;
   return EXIT.ok;
 }

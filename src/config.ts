@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import { compilePattern, PatternSyntaxError, type TextPattern } from './pattern.js';
 import type { Policy } from './plan/policy.js';
+import { describeValue } from './secrets.js';
 
 /**
  * Every setting the cleaner reads. App settings use these names; the CLI's flags are the same names in
@@ -12,13 +14,14 @@ export const SETTINGS = {
   LOG_STORAGE_PATH_PATTERN: { default: '*.json', meaning: 'Glob that log blob names must match (without `/`: the file name).', replaces: '--log-storage-path-pattern' },
   LOG_STORAGE_RESOURCE_ID: { default: undefined, meaning: "Read only blobs below this registry's `resourceId=` folder (default: any registry of that name).", replaces: undefined },
   LOG_ANALYTICS_WORKSPACE_ID: { default: undefined, meaning: 'Log Analytics workspace (customer id GUID) holding the logs; replaces the storage archive.', replaces: undefined },
-  LOG_ANALYTICS_ENDPOINT: { default: 'https://api.loganalytics.io/v1', meaning: 'Log Analytics query endpoint (sovereign clouds).', replaces: undefined },
+  LOG_ANALYTICS_ENDPOINT: { default: 'AZURE_CLOUD', meaning: "Log Analytics query endpoint, when not the cloud's own (`https://api.loganalytics.io/v1` in AzureCloud).", replaces: undefined },
   LOG_DIR: { default: undefined, meaning: 'Read JSON-lines log files under this folder instead (local runs).', replaces: undefined, cliOnly: true },
   INVENTORY_FILE: { default: undefined, meaning: 'Read the inventory snapshot from this file instead of the registry (implies a dry run).', replaces: undefined, flag: 'inventory', cliOnly: true },
   CACHE_HISTORY_DAYS: { default: '7', meaning: 'Days of access history to count.', replaces: '--cache-history-days' },
   CACHE_MIN_ACCESS_COUNT: { default: '1', meaning: 'Manifests accessed fewer times than this in the history are deleted.', replaces: '--cache-min-access-count' },
   GRACE_DAYS: { default: 'CACHE_HISTORY_DAYS', meaning: 'Manifests created or updated within this many days are kept.', replaces: undefined },
   LOG_MAX_STALENESS_HOURS: { default: '24', meaning: 'Refuse to delete when the newest log record is older than this.', replaces: undefined },
+  LOG_MAX_UNUSABLE_PERCENT: { default: '0.1', meaning: 'Refuse to delete when more than this percentage of the records in the window could not be used (malformed, truncated, missing fields).', replaces: undefined },
   MAX_DELETE_PERCENT: { default: '90', meaning: 'Refuse to delete when more than this percentage of the manifests in scope would go.', replaces: undefined },
   MAX_DELETES: { default: 'unlimited', meaning: 'Delete at most this many manifests per run (the rest are deferred).', replaces: undefined },
   REPOSITORY_FILTER: { default: 'all', meaning: 'Regular expression: only repositories whose name matches are cleaned.', replaces: undefined },
@@ -29,9 +32,11 @@ export const SETTINGS = {
   READS_PER_MINUTE: { default: '5000', meaning: 'Read request rate ceiling for listing (ACR Standard allows 5,000 per minute per identity; Premium 10,000).', replaces: undefined },
   DELETES_PER_MINUTE: { default: '500', meaning: "Delete rate ceiling (ACR Standard allows 500 per minute per identity).", replaces: undefined },
   TIME_BUDGET_SECONDS: { default: '1500', meaning: 'Stop starting deletions after this long; the next run continues. Keep below the function timeout.', replaces: undefined },
+  REQUEST_TIMEOUT_SECONDS: { default: '30', meaning: 'A registry or storage request with no answer after this long fails (and may be retried); a run ends at most this long after its time budget.', replaces: undefined },
   CREDENTIAL: { default: 'default', meaning: '`default` (DefaultAzureCredential), `managed-identity`, `azure-cli`, or `emulator` (loopback only).', replaces: undefined },
   AZURE_CLIENT_ID: { default: undefined, meaning: 'Client id of the user-assigned managed identity.', replaces: undefined },
-  ACR_AUDIENCE: { default: 'https://containerregistry.azure.net', meaning: 'Token audience of the registry (sovereign clouds).', replaces: undefined },
+  ACR_AUDIENCE: { default: 'https://containerregistry.azure.net', meaning: 'Token audience of the registry (the same in every cloud; override only if your registry needs another).', replaces: undefined },
+  AZURE_CLOUD: { default: 'AzureCloud', meaning: '`AzureCloud`, `AzureUSGovernment` or `AzureChinaCloud`: the Log Analytics endpoint and token audience, and the storage and registry DNS suffixes that a bare name gets.', replaces: undefined },
   CLEANUP_SCHEDULE: { default: '0 30 2 * * *', meaning: 'NCRONTAB schedule of the timer (UTC).', replaces: undefined },
 } as const satisfies Record<string, { default: string | undefined; meaning: string; replaces: string | undefined; flag?: string; cliOnly?: boolean }>;
 
@@ -46,6 +51,18 @@ export function flagOf(setting: SettingName): string {
   return `--${definition.flag ?? setting.toLowerCase().replaceAll('_', '-')}`;
 }
 
+/**
+ * What differs between the Azure clouds, for the services the cleaner calls (sources in docs/deploy.md). The
+ * registry's token audience does not: `https://containerregistry.azure.net` in all three.
+ */
+export const CLOUDS = {
+  AzureCloud: { logAnalytics: 'https://api.loganalytics.io', storageSuffix: 'core.windows.net', registrySuffix: 'azurecr.io' },
+  AzureUSGovernment: { logAnalytics: 'https://api.loganalytics.us', storageSuffix: 'core.usgovcloudapi.net', registrySuffix: 'azurecr.us' },
+  AzureChinaCloud: { logAnalytics: 'https://api.loganalytics.azure.cn', storageSuffix: 'core.chinacloudapi.cn', registrySuffix: 'azurecr.cn' },
+} as const;
+export type CloudName = keyof typeof CLOUDS;
+const CLOUD_NAMES = Object.keys(CLOUDS) as [CloudName, ...CloudName[]];
+
 export type StorageAccountRef =
   | { kind: 'url'; url: string; accountName: string }
   | { kind: 'connectionString'; connectionString: string };
@@ -53,7 +70,7 @@ export type StorageAccountRef =
 export type LogSourceConfig =
   | { kind: 'dir'; directory: string; pathPattern: string }
   | { kind: 'storage'; account: StorageAccountRef; container: string; pathPattern: string; resourceId?: string }
-  | { kind: 'workspace'; workspaceId: string; endpoint: string };
+  | { kind: 'workspace'; workspaceId: string; endpoint: string; /** Token audience (the scope is `${audience}/.default`). */ audience: string };
 
 export type CredentialKind = 'default' | 'managed-identity' | 'azure-cli' | 'emulator';
 
@@ -68,11 +85,12 @@ export interface Config {
   inventoryFile?: string;
   logs: LogSourceConfig;
   policy: Policy;
-  ignoreUserAgents?: RegExp;
+  ignoreUserAgents?: TextPattern;
   dryRun: boolean;
-  deletion: { concurrency: number; readsPerMinute: number; deletesPerMinute: number; timeBudgetSeconds: number };
+  deletion: { concurrency: number; readsPerMinute: number; deletesPerMinute: number; timeBudgetSeconds: number; requestTimeoutSeconds: number };
   credential: { kind: CredentialKind; clientId?: string };
   audience: string;
+  cloud: CloudName;
   schedule: string;
 }
 
@@ -96,9 +114,10 @@ export class ConfigError extends Error {
 
 function formatProblems(problems: ConfigProblem[], nameOf: (setting: SettingName) => string): string {
   const lines = problems.map(({ setting, message }) => {
-    if (setting === 'LOG_SOURCE') return `  ${message.replace(/\{(\w+)\}/g, (_, name: SettingName) => nameOf(name))}`;
-    if (setting === 'REGISTRY_SOURCE') return `  ${message.replace(/\{(\w+)\}/g, (_, name: SettingName) => nameOf(name))}`;
-    return `  ${HOST_STORAGE_SETTINGS.includes(setting as HostStorageSettingName) ? setting : nameOf(setting as SettingName)}: ${message}`;
+    // `{SETTING}` in a message names another setting, the way the reader knows it.
+    const named = message.replace(/\{([A-Z][A-Z_]+)\}/g, (text, name: string) => (name in SETTINGS ? nameOf(name as SettingName) : text));
+    if (setting === 'LOG_SOURCE' || setting === 'REGISTRY_SOURCE') return `  ${named}`;
+    return `  ${HOST_STORAGE_SETTINGS.includes(setting as HostStorageSettingName) ? setting : nameOf(setting as SettingName)}: ${named}`;
   });
   return `invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${lines.join('\n')}`;
 }
@@ -128,9 +147,10 @@ const regex = z.preprocess(
     .string()
     .transform((source, context) => {
       try {
-        return new RegExp(source);
+        return compilePattern(source);
       } catch (error) {
-        context.addIssue({ code: 'custom', message: `is not a valid regular expression: ${(error as Error).message}` });
+        if (!(error instanceof PatternSyntaxError)) throw error;
+        context.addIssue({ code: 'custom', message: `is not a valid regular expression: ${error.message}` });
         return z.NEVER;
       }
     })
@@ -159,13 +179,14 @@ const schema = z.object({
     z.string().regex(/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.ContainerRegistry\/registries\/[^/]+$/i, 'must be a registry resource id (/subscriptions/…/registries/NAME)').optional(),
   ),
   LOG_ANALYTICS_WORKSPACE_ID: text.pipe(z.string().regex(GUID, 'must be the workspace id (a GUID)').optional()),
-  LOG_ANALYTICS_ENDPOINT: text.pipe(z.url({ protocol: /^https$/, error: 'must be an https:// URL' }).default(SETTINGS.LOG_ANALYTICS_ENDPOINT.default)),
+  LOG_ANALYTICS_ENDPOINT: text.pipe(z.url({ protocol: /^https$/, error: 'must be an https:// URL' }).optional()),
   LOG_DIR: text,
   INVENTORY_FILE: text,
   CACHE_HISTORY_DAYS: number({ min: 1, max: 3650, integer: true, default: 7 }),
   CACHE_MIN_ACCESS_COUNT: number({ min: 0, max: 1_000_000_000, integer: true, default: 1 }),
   GRACE_DAYS: optionalNumber({ min: 0, max: 3650 }),
   LOG_MAX_STALENESS_HOURS: number({ min: 0.1, max: 24 * 3650, default: 24 }),
+  LOG_MAX_UNUSABLE_PERCENT: number({ min: 0, max: 100, default: 0.1 }),
   MAX_DELETE_PERCENT: number({ min: 0, max: 100, default: 90 }),
   MAX_DELETES: optionalNumber({ min: 0, max: 100_000_000, integer: true }),
   REPOSITORY_FILTER: regex,
@@ -176,12 +197,14 @@ const schema = z.object({
   READS_PER_MINUTE: number({ min: 1, max: 10_000_000, default: 5000 }),
   DELETES_PER_MINUTE: number({ min: 1, max: 1_000_000, default: 500 }),
   TIME_BUDGET_SECONDS: number({ min: 1, max: 7 * 24 * 3600, default: 1500 }),
+  REQUEST_TIMEOUT_SECONDS: number({ min: 0.1, max: 600, default: 30 }),
   CREDENTIAL: z.preprocess(
     blankToUndefined,
     z.enum(['default', 'managed-identity', 'azure-cli', 'emulator'], { error: 'must be default, managed-identity, azure-cli or emulator' }).default('default'),
   ),
   AZURE_CLIENT_ID: text.pipe(z.string().regex(GUID, 'must be a client id (a GUID)').optional()),
   ACR_AUDIENCE: text.pipe(z.url({ protocol: /^https$/, error: 'must be an https:// URL' }).default(SETTINGS.ACR_AUDIENCE.default)),
+  AZURE_CLOUD: z.preprocess(blankToUndefined, z.enum(CLOUD_NAMES, { error: `must be ${CLOUD_NAMES.join(', ')}` }).default('AzureCloud')),
   CLEANUP_SCHEDULE: text.pipe(z.string().regex(NCRONTAB, 'must be a six-field NCRONTAB expression ({second} {minute} {hour} {day} {month} {day-of-week})').default(SETTINGS.CLEANUP_SCHEDULE.default)),
 });
 
@@ -210,20 +233,31 @@ export function loadConfig(settings: Settings): Config {
   }
   let registry: RegistryTarget | undefined;
   if (s.CONTAINER_REGISTRY !== undefined) {
-    registry = parseRegistry(s.CONTAINER_REGISTRY);
+    registry = parseRegistry(s.CONTAINER_REGISTRY, s.AZURE_CLOUD);
     if (registry === undefined) {
-      problems.push({ setting: 'CONTAINER_REGISTRY', message: `${JSON.stringify(s.CONTAINER_REGISTRY)} is neither a registry name, a login server, nor an https:// endpoint` });
+      problems.push({ setting: 'CONTAINER_REGISTRY', message: `${describeValue('CONTAINER_REGISTRY', s.CONTAINER_REGISTRY)} is neither a registry name, a login server, nor an https:// endpoint` });
     }
   }
   let account: StorageAccountRef | undefined;
   if (s.LOG_STORAGE_ACCOUNT !== undefined) {
-    account = parseStorageAccount(s.LOG_STORAGE_ACCOUNT);
+    account = parseStorageAccount(s.LOG_STORAGE_ACCOUNT, s.AZURE_CLOUD);
     if (account === undefined) {
-      problems.push({ setting: 'LOG_STORAGE_ACCOUNT', message: 'must be an account name, a blob endpoint URL (https://NAME.blob.core.windows.net) or a storage connection string' });
+      problems.push({ setting: 'LOG_STORAGE_ACCOUNT', message: `must be an account name, a blob endpoint URL (https://NAME.blob.${CLOUDS[s.AZURE_CLOUD].storageSuffix}) or a storage connection string` });
     }
   }
-  if (s.CREDENTIAL === 'emulator' && registry !== undefined && !isLoopbackEndpoint(registry.endpoint)) {
-    problems.push({ setting: 'CREDENTIAL', message: `the emulator credential sends a static token and is refused for ${registry.endpoint}, which is not a loopback address` });
+  const logAnalyticsEndpoint = s.LOG_ANALYTICS_ENDPOINT ?? `${CLOUDS[s.AZURE_CLOUD].logAnalytics}/v1`;
+  if (s.CREDENTIAL === 'emulator') {
+    // The static token goes wherever the credential is used: the registry, a storage account by URL, a workspace.
+    const endpoints: [string, string | undefined][] = [
+      ['CONTAINER_REGISTRY', registry?.endpoint],
+      ['LOG_STORAGE_ACCOUNT', account?.kind === 'url' ? account.url : undefined],
+      ['LOG_ANALYTICS_ENDPOINT', s.LOG_ANALYTICS_WORKSPACE_ID !== undefined ? logAnalyticsEndpoint : undefined],
+    ];
+    for (const [name, endpoint] of endpoints) {
+      if (endpoint !== undefined && !isLoopbackEndpoint(endpoint)) {
+        problems.push({ setting: 'CREDENTIAL', message: `the emulator credential sends a static token and is refused for ${endpoint} ({${name}}), which is not a loopback address` });
+      }
+    }
   }
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -231,7 +265,7 @@ export function loadConfig(settings: Settings): Config {
     s.LOG_DIR !== undefined
       ? { kind: 'dir', directory: s.LOG_DIR, pathPattern: s.LOG_STORAGE_PATH_PATTERN }
       : s.LOG_ANALYTICS_WORKSPACE_ID !== undefined
-        ? { kind: 'workspace', workspaceId: s.LOG_ANALYTICS_WORKSPACE_ID, endpoint: s.LOG_ANALYTICS_ENDPOINT }
+        ? { kind: 'workspace', workspaceId: s.LOG_ANALYTICS_WORKSPACE_ID, endpoint: logAnalyticsEndpoint, audience: CLOUDS[s.AZURE_CLOUD].logAnalytics }
         : {
             kind: 'storage',
             account: account!,
@@ -248,6 +282,7 @@ export function loadConfig(settings: Settings): Config {
       minAccessCount: s.CACHE_MIN_ACCESS_COUNT,
       graceDays: s.GRACE_DAYS ?? s.CACHE_HISTORY_DAYS,
       logMaxStalenessHours: s.LOG_MAX_STALENESS_HOURS,
+      logMaxUnusablePercent: s.LOG_MAX_UNUSABLE_PERCENT,
       maxDeletePercent: s.MAX_DELETE_PERCENT,
       maxDeletes: s.MAX_DELETES,
       repositoryFilter: s.REPOSITORY_FILTER,
@@ -255,9 +290,16 @@ export function loadConfig(settings: Settings): Config {
     },
     ignoreUserAgents: s.IGNORE_USER_AGENTS,
     dryRun: s.DRY_RUN || s.INVENTORY_FILE !== undefined,
-    deletion: { concurrency: s.CONCURRENCY, readsPerMinute: s.READS_PER_MINUTE, deletesPerMinute: s.DELETES_PER_MINUTE, timeBudgetSeconds: s.TIME_BUDGET_SECONDS },
+    deletion: {
+      concurrency: s.CONCURRENCY,
+      readsPerMinute: s.READS_PER_MINUTE,
+      deletesPerMinute: s.DELETES_PER_MINUTE,
+      timeBudgetSeconds: s.TIME_BUDGET_SECONDS,
+      requestTimeoutSeconds: s.REQUEST_TIMEOUT_SECONDS,
+    },
     credential: { kind: s.CREDENTIAL, clientId: s.AZURE_CLIENT_ID },
     audience: s.ACR_AUDIENCE,
+    cloud: s.AZURE_CLOUD,
     schedule: s.CLEANUP_SCHEDULE,
   };
 }
@@ -274,8 +316,8 @@ function dedupe(problems: ConfigProblem[]): ConfigProblem[] {
 
 const REGISTRY_NAME = /^[a-zA-Z0-9]{5,50}$/;
 
-export function parseRegistry(value: string): RegistryTarget | undefined {
-  if (REGISTRY_NAME.test(value)) return { endpoint: `https://${value.toLowerCase()}.azurecr.io`, name: value.toLowerCase() };
+export function parseRegistry(value: string, cloud: CloudName = 'AzureCloud'): RegistryTarget | undefined {
+  if (REGISTRY_NAME.test(value)) return { endpoint: `https://${value.toLowerCase()}.${CLOUDS[cloud].registrySuffix}`, name: value.toLowerCase() };
   if (/^https?:\/\//i.test(value)) {
     let url: URL;
     try {
@@ -298,11 +340,11 @@ function registryNameOfHost(host: string): string | undefined {
   return REGISTRY_NAME.test(label) ? label : undefined;
 }
 
-export function parseStorageAccount(value: string): StorageAccountRef | undefined {
+export function parseStorageAccount(value: string, cloud: CloudName = 'AzureCloud'): StorageAccountRef | undefined {
   if (/^UseDevelopmentStorage=true/i.test(value) || /(^|;)\s*(DefaultEndpointsProtocol|BlobEndpoint|AccountName)=/i.test(value)) {
     return { kind: 'connectionString', connectionString: value };
   }
-  if (/^[a-z0-9]{3,24}$/.test(value)) return { kind: 'url', url: `https://${value}.blob.core.windows.net`, accountName: value };
+  if (/^[a-z0-9]{3,24}$/.test(value)) return { kind: 'url', url: `https://${value}.blob.${CLOUDS[cloud].storageSuffix}`, accountName: value };
   if (/^https?:\/\//i.test(value)) {
     try {
       const url = new URL(value);
@@ -364,7 +406,9 @@ export function loadHostStorage(settings: Settings): HostStorageConfig {
     account = parseStorageAccount(serviceUri);
     if (account?.kind !== 'url') problems.push({ setting: 'AzureWebJobsStorage__blobServiceUri', message: 'must be a blob endpoint URL' });
   } else if (accountName !== undefined) {
-    account = parseStorageAccount(accountName);
+    // An invalid AZURE_CLOUD is reported by loadConfig, which runs beside this on the same settings.
+    const cloud = CLOUD_NAMES.find((name) => name === settings.AZURE_CLOUD?.trim()) ?? 'AzureCloud';
+    account = parseStorageAccount(accountName, cloud);
     if (account?.kind !== 'url') problems.push({ setting: 'AzureWebJobsStorage__accountName', message: 'must be a storage account name' });
   } else {
     problems.push({ setting: 'AzureWebJobsStorage', message: 'the host storage is not configured: set AzureWebJobsStorage__accountName (identity-based) or AzureWebJobsStorage (a connection string, local runs)' });

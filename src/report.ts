@@ -1,5 +1,7 @@
 import type { LogStats } from './accessLog/counts.js';
 import type { SkipReason } from './accessLog/record.js';
+import type { StopCause } from './deletion/stop.js';
+import { formatPercent, unusableShare } from './plan/guards.js';
 import type { Decision, KeepReason, Plan } from './plan/plan.js';
 
 export const TOOL_NAME = 'acr-cache-cleaner';
@@ -14,12 +16,30 @@ export interface DeletionEntry {
   accessCount: number;
   lastAccess: string | null;
   reason: string;
+  /** OCI referrers (signatures, SBOMs) that the registry deletes with this manifest. */
+  referrers: ReferrerEntry[];
+  /** How this run knows it deleted the manifest, when that is not a plain 202 (e.g. a lost answer, then a 404). */
+  note?: string;
+}
+
+export interface ReferrerEntry {
+  digest: string;
+  artifactType: string | null;
+  sizeInBytes: number;
 }
 
 export interface FailedDeletion {
   repository: string;
   digest: string;
   error: string;
+  /** The DELETE may have been carried out (its answer timed out or was lost): the next listing tells. */
+  uncertain?: boolean;
+}
+
+/** A planned manifest that was gone before this run sent anything for it. */
+export interface GoneEntry {
+  repository: string;
+  digest: string;
 }
 
 export interface SkippedDeletion {
@@ -28,18 +48,38 @@ export interface SkippedDeletion {
   why: string;
 }
 
-/** What executing the deletions did; absent for a dry run or a refused pass. */
+/**
+ * What executing the deletions did; absent for a dry run or a refused pass. Every planned deletion is in exactly
+ * one of `deleted`, `alreadyGone`, `failed`, `skipped`, or counted in `leftForNextRun`.
+ */
 export interface ExecutionReport {
   deleted: DeletionEntry[];
-  alreadyGone: number;
+  alreadyGone: GoneEntry[];
   failed: FailedDeletion[];
   skipped: SkippedDeletion[];
   leftForNextRun: number;
-  stoppedBy: 'time-budget' | 'cancelled' | null;
+  /** Why the run stopped starting deletions before its plan was done, and what happened. */
+  stoppedBy: StopCause | null;
+  stopMessage: string | null;
+  /** Where the deletion journal is (a file or a blob), if one was kept. */
+  journal: string | null;
   estimatedMoreRuns: number;
   seconds: number;
   bytesReclaimed: number;
   deletesPerMinute: number;
+}
+
+/** An interrupted run's journal, checked against the registry by a later run. */
+export interface ReconciliationReport {
+  /** The journal that had intents without outcomes. */
+  journal: string;
+  checkedAt: string;
+  /** Each intent without an outcome, with what the registry says now. */
+  intents: { repository: string; digest: string; state: 'deleted' | 'still-present' | 'unknown'; error?: string }[];
+  /** The intents found deleted, with everything their journal entry recorded. */
+  deleted: DeletionEntry[];
+  stillPresent: number;
+  unknown: number;
 }
 
 /** The run's time budget, as estimated before deleting. */
@@ -64,6 +104,10 @@ export interface LogsReport {
   distinctManifestsAccessed: number;
   skipped: Record<SkipReason, number>;
   recordsInWindow: number;
+  /** Records that could not be used as evidence (see the `logs-unusable` guard). */
+  unusableRecords: number;
+  /** Distinct digests named by unusable records: manifests with them are kept (`uncertain`). */
+  uncertainDigests: number;
   newestRecord: string | null;
   badLines: LogStats['badLines'];
   notes: string[];
@@ -101,6 +145,8 @@ export interface PassReport {
     manifests: number;
     inScope: number;
     toDelete: number;
+    /** Referrers that go with their subject among `toDelete`'s manifests (not counted in `toDelete`). */
+    referrersWithSubjects: number;
     byReason: Record<string, number>;
     bytesReclaimed: number;
     largestRepositories: { repository: string; manifests: number; bytes: number }[];
@@ -109,6 +155,8 @@ export interface PassReport {
   budget: BudgetReport | null;
   phaseSeconds: PhaseSeconds;
   error: string | null;
+  /** What an interrupted earlier run left unanswered in the journal, checked against the registry by this run. */
+  reconciliation?: ReconciliationReport;
 }
 
 export function describeDeletion(decision: Decision, plan: Plan): string {
@@ -126,7 +174,13 @@ export function deletionEntry(decision: Decision, plan: Plan): DeletionEntry {
     accessCount: decision.accessCount,
     lastAccess: decision.lastAccessMs === undefined ? null : new Date(decision.lastAccessMs).toISOString(),
     reason: describeDeletion(decision, plan),
+    referrers: decision.referrers.map((referrer) => ({ digest: referrer.digest, artifactType: referrer.artifactType ?? null, sizeInBytes: referrer.sizeInBytes })),
   };
+}
+
+/** What deleting a manifest frees: itself and the referrers the registry deletes with it. */
+export function reclaimedBytes(decision: Decision): number {
+  return decision.referrers.reduce((sum, referrer) => sum + referrer.sizeInBytes, decision.sizeInBytes);
 }
 
 export function buildReport(input: {
@@ -143,8 +197,8 @@ export function buildReport(input: {
   const perRepository = new Map<string, { manifests: number; bytes: number }>();
   for (const decision of plan.deletions) {
     const entry = perRepository.get(decision.repository) ?? { manifests: 0, bytes: 0 };
-    entry.manifests++;
-    entry.bytes += decision.sizeInBytes;
+    entry.manifests += 1 + decision.referrers.length;
+    entry.bytes += reclaimedBytes(decision);
     perRepository.set(decision.repository, entry);
   }
   const largestRepositories = [...perRepository]
@@ -176,7 +230,8 @@ export function buildReport(input: {
       inScope: plan.inScope,
       toDelete: plan.deletions.length,
       byReason,
-      bytesReclaimed: plan.deletions.reduce((sum, decision) => sum + decision.sizeInBytes, 0),
+      referrersWithSubjects: plan.deletions.reduce((sum, decision) => sum + decision.referrers.length, 0),
+      bytesReclaimed: plan.deletions.reduce((sum, decision) => sum + reclaimedBytes(decision), 0),
       largestRepositories,
     },
     execution: input.execution,
@@ -186,7 +241,11 @@ export function buildReport(input: {
   };
 }
 
-export function logsReport(source: string, stats: LogStats, counts: { size: number; recordsInWindow: number; newestRecordMs: number | undefined }): LogsReport {
+export function logsReport(
+  source: string,
+  stats: LogStats,
+  counts: { size: number; recordsInWindow: number; newestRecordMs: number | undefined; unusableRecords: number; uncertainDigests: ReadonlySet<string> },
+): LogsReport {
   return {
     source,
     filesRead: stats.filesRead,
@@ -196,6 +255,8 @@ export function logsReport(source: string, stats: LogStats, counts: { size: numb
     distinctManifestsAccessed: counts.size,
     skipped: stats.skipped,
     recordsInWindow: counts.recordsInWindow,
+    unusableRecords: counts.unusableRecords,
+    uncertainDigests: counts.uncertainDigests.size,
     newestRecord: counts.newestRecordMs === undefined ? null : new Date(counts.newestRecordMs).toISOString(),
     badLines: stats.badLines,
     notes: stats.notes,
@@ -223,6 +284,10 @@ export function formatReportText(report: PassReport): string {
   );
   const skipped = Object.entries(logs.skipped).filter(([, count]) => count > 0);
   if (skipped.length > 0) lines.push(`  skipped: ${skipped.map(([reason, count]) => `${reason} ${count}`).join(', ')}`);
+  if (logs.unusableRecords > 0) {
+    const share = formatPercent(unusableShare({ unusableRecords: logs.unusableRecords, recordsInWindow: logs.recordsInWindow }));
+    lines.push(`  unusable: ${logs.unusableRecords} record(s) (${share} %, allowed ${String(report.settings.logMaxUnusablePercent)} %), ${logs.uncertainDigests} digest(s) kept as uncertain`);
+  }
   for (const bad of logs.badLines.slice(0, 5)) lines.push(`  ${bad.reason} at ${bad.source}:${bad.line}${bad.detail ? ` (${bad.detail})` : ''}`);
   for (const note of logs.notes) lines.push(`  note: ${note}`);
   lines.push(`manifests: ${summary.manifests} (${summary.inScope} in scope)`);
@@ -233,7 +298,8 @@ export function formatReportText(report: PassReport): string {
     lines.push('nothing was deleted');
     return lines.join('\n');
   }
-  lines.push(`${report.dryRun ? 'would delete' : 'to delete'}: ${summary.toDelete} manifest(s), ${formatBytes(summary.bytesReclaimed)}`);
+  const withReferrers = summary.referrersWithSubjects > 0 ? ` (and ${summary.referrersWithSubjects} referrer(s) with their subjects)` : '';
+  lines.push(`${report.dryRun ? 'would delete' : 'to delete'}: ${summary.toDelete} manifest(s)${withReferrers}, ${formatBytes(summary.bytesReclaimed)}`);
   if (summary.largestRepositories.length > 0) {
     lines.push('largest repositories to clean:');
     for (const entry of summary.largestRepositories.slice(0, 5)) {
@@ -244,11 +310,17 @@ export function formatReportText(report: PassReport): string {
     const budget = report.budget;
     lines.push(`time budget: ${budget.timeBudgetSeconds} s, ${budget.secondsBeforeDeletion.toFixed(0)} s spent before deleting; the plan needs about ${budget.estimatedDeletionSeconds.toFixed(0)} s, so this run can delete about ${budget.expectedDeletionsThisRun} and about ${budget.estimatedRuns} runs are needed`);
   }
+  if (report.reconciliation) {
+    const { reconciliation } = report;
+    lines.push(`an earlier run left ${reconciliation.intents.length} deletion(s) unanswered in ${reconciliation.journal}: ${reconciliation.deleted.length} deleted, ${reconciliation.stillPresent} still present, ${reconciliation.unknown} unknown`);
+  }
   if (execution) {
     lines.push(
-      `deleted ${execution.deleted.length} (${formatBytes(execution.bytesReclaimed)}), already gone ${execution.alreadyGone}, failed ${execution.failed.length}, skipped ${execution.skipped.length}, left for the next run ${execution.leftForNextRun} in ${execution.seconds.toFixed(1)} s (${execution.deletesPerMinute.toFixed(0)}/min)`,
+      `deleted ${execution.deleted.length} (${formatBytes(execution.bytesReclaimed)}), already gone ${execution.alreadyGone.length}, failed ${execution.failed.length}, skipped ${execution.skipped.length}, left for the next run ${execution.leftForNextRun} in ${execution.seconds.toFixed(1)} s (${execution.deletesPerMinute.toFixed(0)}/min)`,
     );
-    if (execution.stoppedBy) lines.push(`stopped by the ${execution.stoppedBy}; estimated ${execution.estimatedMoreRuns} more run(s) to finish`);
+    if (execution.stoppedBy) lines.push(`stopped (${execution.stoppedBy}): ${execution.stopMessage}; estimated ${execution.estimatedMoreRuns} more run(s) to finish`);
+    if (execution.journal) lines.push(`journal: ${execution.journal}`);
+    for (const entry of execution.deleted.filter((deleted) => deleted.note !== undefined).slice(0, 10)) lines.push(`  deleted ${entry.repository}@${entry.digest}: ${entry.note}`);
     for (const failure of execution.failed.slice(0, 10)) lines.push(`  failed ${failure.repository}@${failure.digest}: ${failure.error}`);
     for (const skip of execution.skipped.slice(0, 10)) lines.push(`  skipped ${skip.repository}@${skip.digest}: ${skip.why}`);
   }

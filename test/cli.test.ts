@@ -75,10 +75,12 @@ describe('acr-cache-cleaner CLI, offline', () => {
     expect(report!.abortMessage).toContain('does not exist');
   });
 
-  it('survives dirty input and names the bad line', async () => {
+  it('survives dirty input: refuses to delete on it (logs-unusable) and names the bad line', async () => {
     const dirty = `\uFEFF${JSON.stringify({ nope: 1 })}\r\nnot json at all\r\n\r\n`;
     const { code, report } = await plan([], [heartbeat, pull('app', 'used', 1)], undefined, { 'misc/PT1H.json': dirty });
-    expect(code).toBe(0);
+    expect(code).toBe(3);
+    expect(report!.aborted).toBe('logs-unusable');
+    expect(report!.abortMessage).toContain('misc/PT1H.json:2');
     expect(report!.logs.skipped['malformed-json']).toBe(1);
     expect(report!.logs.badLines).toContainEqual({ source: 'misc/PT1H.json', line: 2, reason: 'malformed-json', detail: expect.any(String) });
   });
@@ -115,6 +117,6 @@ describe('acr-cache-cleaner CLI, offline', () => {
     const report = JSON.parse(stdout);
     expect(report.aborted).toBeNull();
     expect(report.delete.length).toBeGreaterThan(0);
-    expect(report.logs.skipped['truncated-line']).toBe(1);
+    expect(report.logs.skipped['incomplete-last-line']).toBe(1);
   });
 });

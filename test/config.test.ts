@@ -34,6 +34,21 @@ describe('loadConfig', () => {
     ).toEqual(['CACHE_HISTORY_DAYS', 'CACHE_MIN_ACCESS_COUNT', 'CLEANUP_SCHEDULE', 'DRY_RUN', 'PROTECT_TAGS']);
   });
 
+  it('takes LOG_MAX_UNUSABLE_PERCENT as a percentage, 0.1 by default', () => {
+    expect(loadConfig(minimal).policy.logMaxUnusablePercent).toBe(0.1);
+    expect(loadConfig({ ...minimal, LOG_MAX_UNUSABLE_PERCENT: '0' }).policy.logMaxUnusablePercent).toBe(0);
+    expect(() => loadConfig({ ...minimal, LOG_MAX_UNUSABLE_PERCENT: '101' })).toThrow(/LOG_MAX_UNUSABLE_PERCENT: must be between 0 and 100/);
+  });
+
+  it('compiles the pattern settings as RE2, naming what RE2 refuses and why', () => {
+    const config = loadConfig({ ...minimal, PROTECT_TAGS: '(?i)^V\\d', REPOSITORY_FILTER: '^ci/', IGNORE_USER_AGENTS: '^Trivy/' });
+    expect(config.policy.protectTags!.test('v1.2')).toBe(true);
+    expect(config.policy.repositoryFilter!.source).toBe('^ci/');
+    expect(config.ignoreUserAgents!.test('Trivy/0.56')).toBe(true);
+    expect(() => loadConfig({ ...minimal, REPOSITORY_FILTER: '^(?!tmp/)' })).toThrow(/REPOSITORY_FILTER: is not a valid regular expression: .*no lookaround and no backreferences/);
+    expect(() => loadConfig({ ...minimal, PROTECT_TAGS: '(a)\\1' })).toThrow(/PROTECT_TAGS: is not a valid regular expression: invalid escape sequence/);
+  });
+
   it('rejects an overflowing history (the "--ago 999999d" trap)', () => {
     expect(() => loadConfig({ ...minimal, CACHE_HISTORY_DAYS: '999999' })).toThrow(/CACHE_HISTORY_DAYS: must be between 1 and 3650/);
   });
@@ -59,7 +74,30 @@ describe('loadConfig', () => {
 
   it('refuses the static emulator credential for a non-loopback registry', () => {
     expect(() => loadConfig({ ...minimal, CREDENTIAL: 'emulator' })).toThrow(/CREDENTIAL: the emulator credential/);
-    expect(loadConfig({ ...minimal, CONTAINER_REGISTRY: 'https://127.0.0.1:8443', CREDENTIAL: 'emulator' }).registry).toEqual({ endpoint: 'https://127.0.0.1:8443', name: undefined });
+    expect(loadConfig({ CONTAINER_REGISTRY: 'https://127.0.0.1:8443', LOG_DIR: 'logs', CREDENTIAL: 'emulator' }).registry).toEqual({ endpoint: 'https://127.0.0.1:8443', name: undefined });
+  });
+
+  it('refuses the static emulator credential for every non-loopback endpoint it would be sent to: storage and Log Analytics too', () => {
+    const loopbackRegistry = { CONTAINER_REGISTRY: 'https://127.0.0.1:8443', CREDENTIAL: 'emulator' };
+    expect(() => loadConfig({ ...loopbackRegistry, LOG_STORAGE_ACCOUNT: 'cilogs' })).toThrow(/CREDENTIAL: the emulator credential .* refused for https:\/\/cilogs\.blob\.core\.windows\.net \(LOG_STORAGE_ACCOUNT\)/);
+    expect(() => loadConfig({ ...loopbackRegistry, LOG_ANALYTICS_WORKSPACE_ID: '00000000-0000-0000-0000-000000000001' })).toThrow(/refused for https:\/\/api\.loganalytics\.io\/v1 \(LOG_ANALYTICS_ENDPOINT\)/);
+    expect(loadConfig({ ...loopbackRegistry, LOG_STORAGE_ACCOUNT: 'http://127.0.0.1:10000/devstoreaccount1' }).logs.kind).toBe('storage');
+    expect(loadConfig({ ...loopbackRegistry, LOG_ANALYTICS_WORKSPACE_ID: '00000000-0000-0000-0000-000000000001', LOG_ANALYTICS_ENDPOINT: 'https://127.0.0.1:9443/v1' }).logs.kind).toBe('workspace');
+    // A connection string carries its own key: the credential is not sent there.
+    expect(loadConfig({ ...loopbackRegistry, LOG_STORAGE_ACCOUNT: 'DefaultEndpointsProtocol=https;AccountName=cilogs;AccountKey=abc;EndpointSuffix=core.windows.net' }).logs.kind).toBe('storage');
+  });
+
+  it('names a setting whose value looks like a connection string, key or SAS, and never prints it', () => {
+    const connectionString = 'DefaultEndpointsProtocol=https;AccountName=cicache;AccountKey=c2VjcmV0LWtleS12YWx1ZS10aGF0LW11c3Qtbm90LWxlYWs=;EndpointSuffix=core.windows.net';
+    let message = '';
+    try {
+      loadConfig({ ...minimal, CONTAINER_REGISTRY: connectionString });
+    } catch (error) {
+      message = (error as ConfigError).describe(flagOf);
+    }
+    expect(message).toContain('--container-registry: the value of CONTAINER_REGISTRY (not shown: it looks like a connection string, key or SAS)');
+    expect(message).not.toContain('c2VjcmV0');
+    expect(message).not.toContain('AccountKey');
   });
 
   it('an inventory file implies a dry run', () => {

@@ -23,3 +23,4 @@ resource readLogs 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 }
 
 output id string = logStorage.id
+output blobEndpoint string = logStorage.properties.primaryEndpoints.blob

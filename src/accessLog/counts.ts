@@ -1,44 +1,69 @@
-import { RecordSplitter } from './lines.js';
-import { classifyFields, classifyRecord, SKIP_REASONS, type Classified, type RecordFilter, type SkipReason } from './record.js';
-import { RecordShapes } from './recordShape.js';
+import { ManifestTable } from './manifestTable.js';
+import { detached, lowerCase, SKIP_REASONS, type Access, type SkipReason } from './record.js';
 
 export interface AccessCount {
   count: number;
   lastAccessMs: number;
 }
 
-/** Successful pulls and pushes per `repository@digest`, with what the guards need to trust them. */
+/**
+ * Successful pulls and pushes per `repository@digest`, with what the guards need to trust them. Keys are lower
+ * case (ACR's repository names and digests are; logs and tools do not always write them so): `add` and `get`
+ * lower-case what they are given.
+ */
 export class AccessCounts {
-  /** repository → digest → count; nested rather than keyed by a concatenation, which the hot path would build per line. */
-  private readonly byRepository = new Map<string, Map<string, AccessCount>>();
-  private distinct = 0;
+  /** Manifests whose digest is `sha256:` and 64 hex digits: all that the log reader counts. */
+  private readonly manifests = new ManifestTable();
+  /** Anything else a caller adds (a server-side count of an odd digest), by `repository\ndigest`. */
+  private readonly others = new Map<string, AccessCount>();
+  private readonly words = new Int32Array(8);
   /** Newest time of any record of the registry's repository events (not only accesses). */
   newestRecordMs: number | undefined;
   /** Records of any operation whose time lies inside the window. */
   recordsInWindow = 0;
   /** Records that could not be used as evidence (see `UNUSABLE_REASONS`). */
   unusableRecords = 0;
-  /** Digests found in the text of records that could not be used. */
+  /**
+   * Digests (lower case) named in the text of records that could not be used, or that were dated in the future:
+   * each may have been pulled, so the planner keeps its manifest.
+   */
   readonly uncertainDigests = new Set<string>();
 
   add(repository: string, digest: string, timeMs: number, count = 1): void {
-    let digests = this.byRepository.get(repository);
-    if (digests === undefined) {
-      digests = new Map();
-      this.byRepository.set(copyOf(repository), digests);
+    this.addAccess({ repository: lowerCase(repository), digest: lowerCase(digest), timeMs }, count);
+  }
+
+  /** An access as classifyFields gives it (already lower case). */
+  addAccess(access: Access, count = 1): void {
+    const { repository, digest, timeMs } = access;
+    if (digestWordsOf(digest, this.words)) {
+      this.manifests.addName(this.words, repository, timeMs, count);
+      return;
     }
-    const entry = digests.get(digest);
-    if (entry === undefined) {
-      digests.set(copyOf(digest), { count, lastAccessMs: timeMs });
-      this.distinct++;
-    } else {
+    const key = `${repository}\n${digest}`;
+    const entry = this.others.get(key);
+    if (entry === undefined) this.others.set(detached(key), { count, lastAccessMs: timeMs });
+    else {
       entry.count += count;
       if (timeMs > entry.lastAccessMs) entry.lastAccessMs = timeMs;
     }
   }
 
+  /**
+   * One access read from the bytes of a record (recordShape.ts): the repository is `bytes[repositoryStart,
+   * repositoryEnd)`, lower-case ASCII; the digest's 64 hex digits are `digestWords` (from
+   * {@link digestWordsOfBytes}). No string is made for it.
+   */
+  addScanned(bytes: Buffer, repositoryStart: number, repositoryEnd: number, digestWords: Int32Array, timeMs: number): void {
+    this.manifests.addBytes(digestWords, bytes, repositoryStart, repositoryEnd, timeMs);
+  }
+
   get(repository: string, digest: string): AccessCount | undefined {
-    return this.byRepository.get(repository)?.get(digest);
+    const lowerRepository = lowerCase(repository);
+    const lowerDigest = lowerCase(digest);
+    if (digestWordsOf(lowerDigest, this.words)) return this.manifests.get(this.words, lowerRepository);
+    const entry = this.others.get(`${lowerRepository}\n${lowerDigest}`);
+    return entry === undefined ? undefined : { ...entry };
   }
 
   sawRecord(timeMs: number, insideWindow: boolean): void {
@@ -55,17 +80,55 @@ export class AccessCounts {
 
   /** Distinct manifests accessed. */
   get size(): number {
-    return this.distinct;
+    return this.manifests.size + this.others.size;
   }
 
   *entries(): IterableIterator<[repository: string, digest: string, access: AccessCount]> {
-    for (const [repository, digests] of this.byRepository) for (const [digest, access] of digests) yield [repository, digest, access];
+    yield* this.manifests.entries();
+    for (const [key, access] of this.others) {
+      const newline = key.indexOf('\n');
+      yield [key.slice(0, newline), key.slice(newline + 1), { ...access }];
+    }
   }
 }
 
-/** A fresh copy of a string sliced from a read chunk, so that keeping it does not keep the chunk alive. */
-function copyOf(text: string): string {
-  return Buffer.from(text).toString();
+/**
+ * Whether `bytes[start, end)` is `sha256:` and 64 lower-case hex digits; if so, the digits as 8 integers (each
+ * 8 hex digits, in order) into `into`. One pass both validates the digest and keys it.
+ */
+export function digestWordsOfBytes(bytes: Buffer, start: number, end: number, into: Int32Array): boolean {
+  if (end - start !== 71 || bytes[start] !== 115 || bytes[start + 1] !== 104 || bytes[start + 2] !== 97 || bytes[start + 3] !== 50 || bytes[start + 4] !== 53 || bytes[start + 5] !== 54 || bytes[start + 6] !== 58) {
+    return false;
+  }
+  let at = start + 7;
+  for (let word = 0; word < 8; word++) {
+    let value = 0;
+    for (const stop = at + 8; at < stop; at++) {
+      // A table, not comparisons: the digits of a digest are random, and so would the branches be.
+      const digit = HEX_DIGIT[bytes[at]!]!;
+      if (digit < 0) return false;
+      value = (value << 4) | digit;
+    }
+    into[word] = value;
+  }
+  return true;
+}
+
+/** The value of each lower-case hex digit, -1 for any other byte. */
+const HEX_DIGIT = new Int8Array(256).fill(-1);
+for (let c = 0; c < 16; c++) HEX_DIGIT['0123456789abcdef'.charCodeAt(c)] = c;
+
+/** {@link digestWordsOfBytes} for a string. */
+function digestWordsOf(digest: string, into: Int32Array): boolean {
+  if (digest.length !== 71 || !digest.startsWith('sha256:')) return false;
+  into.fill(0);
+  for (let i = 0; i < 64; i++) {
+    const c = digest.charCodeAt(7 + i);
+    const digit = c < 256 ? HEX_DIGIT[c]! : -1;
+    if (digit < 0) return false;
+    into[i >> 3] = (into[i >> 3]! << 4) | digit;
+  }
+  return true;
 }
 
 export interface BadLine {
@@ -86,84 +149,14 @@ export class LogStats {
   readonly skipped = Object.fromEntries(SKIP_REASONS.map((reason) => [reason, 0])) as Record<SkipReason, number>;
   readonly badLines: BadLine[] = [];
   notes: string[] = [];
+  /** Records read by recordShape.ts's scanner rather than JSON.parse (for the benchmark). */
+  fastPathRecords = 0;
+  /** The newest file read in each archive folder (logFile.ts `finishReading`). */
+  readonly newestFiles = new Map<string, string>();
+  /** Half-written last records, `truncated-line` until `finishReading` knows which files are the newest. */
+  readonly unterminatedLastLines: { source: string; badLine: BadLine }[] = [];
 
   noteBadLine(badLine: BadLine): void {
     if (this.badLines.length < MAX_BAD_LINE_SAMPLES) this.badLines.push(badLine);
   }
-}
-
-/** Feeds one log file's bytes through the splitter and the classifier into the counts. */
-export class LogFileReader {
-  private readonly splitter: RecordSplitter;
-  private readonly shapes = new RecordShapes();
-
-  constructor(
-    private readonly source: string,
-    private readonly filter: RecordFilter,
-    private readonly counts: AccessCounts,
-    private readonly stats: LogStats,
-    options: { fastPath?: boolean } = {},
-  ) {
-    const shapes = this.shapes;
-    this.splitter = new RecordSplitter(
-      (text, line, unterminated) => this.onRecord(text, line, unterminated),
-      options.fastPath === false
-        ? undefined
-        : {
-            matchAt: (text, at) => shapes.matchAt(text, at),
-            onRecord: (line) => {
-              this.stats.records++;
-              this.count(classifyFields(shapes.fields, this.filter), line);
-            },
-          },
-    );
-  }
-
-  push(chunk: Buffer | string): void {
-    this.stats.bytesRead += chunk.length;
-    this.splitter.push(chunk);
-  }
-
-  end(): void {
-    this.splitter.end();
-    this.stats.filesRead++;
-  }
-
-  private onRecord(text: string, line: number, unterminated: boolean): void {
-    this.stats.records++;
-    const result = classifyRecord(text, this.filter, unterminated);
-    const malformed = result.kind === 'skipped' && (result.reason === 'malformed-json' || result.reason === 'truncated-line');
-    if (!malformed) this.shapes.learn(text);
-    this.count(result, line);
-  }
-
-  private count(result: Classified, line: number): void {
-    const { stats, counts } = this;
-    if (result.timeMs !== undefined) {
-      const { window } = this.filter;
-      counts.sawRecord(result.timeMs, result.timeMs >= window.startMs && result.timeMs <= window.endMs);
-    }
-    if (result.kind === 'access') {
-      stats.accessesCounted++;
-      counts.add(result.access.repository, result.access.digest, result.access.timeMs);
-      return;
-    }
-    stats.skipped[result.reason]++;
-    if (result.reason === 'malformed-json' || result.reason === 'truncated-line' || result.reason === 'bad-time') {
-      stats.noteBadLine({ source: this.source, line, reason: result.reason, detail: result.detail });
-    }
-  }
-}
-
-/** Reads a whole stream (a file or a blob download) through a {@link LogFileReader}. */
-export async function readLogStream(
-  source: string,
-  stream: AsyncIterable<Buffer | string>,
-  filter: RecordFilter,
-  counts: AccessCounts,
-  stats: LogStats,
-): Promise<void> {
-  const reader = new LogFileReader(source, filter, counts, stats);
-  for await (const chunk of stream) reader.push(chunk);
-  reader.end();
 }

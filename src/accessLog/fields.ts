@@ -34,16 +34,11 @@ export function emptyFields(): RecordFields {
 }
 
 /**
- * Extracts {@link RecordFields} from one record's text, given as latin1 (one char per byte, see lines.ts),
- * through `JSON.parse`. This is the generic path: most records take recordShape.ts's faster one, which this
- * path teaches and which a property test holds to the same results.
+ * Extracts {@link RecordFields} from one record's JSON text through `JSON.parse`. This is the generic path: most
+ * records take recordShape.ts's faster one, which a property test holds to the same results.
  * Throws {@link MalformedRecordError} for text that is not a JSON object.
  */
-export function extractFields(latin1Text: string): RecordFields {
-  return fieldsFromParsed(NON_ASCII.test(latin1Text) ? Buffer.from(latin1Text, 'latin1').toString('utf8') : latin1Text);
-}
-
-function fieldsFromParsed(text: string): RecordFields {
+export function extractFields(text: string): RecordFields {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -78,16 +73,3 @@ function scalarText(value: unknown): string | undefined {
   if (typeof value === 'number' && Number.isFinite(value)) return String(value);
   return undefined;
 }
-
-// eslint-disable-next-line no-control-regex -- matching bytes outside ASCII is the point
-const NON_ASCII = /[^\x00-\x7f]/;
-
-// The grammar of a compact record whose only nested value is a flat `properties` object and whose
-// strings are ASCII without escapes: the records recordShape.ts can read without JSON.parse.
-export const STRING_BODY = '[^"\\\\\\x00-\\x1f\\x80-\\xff]*';
-const STRING = `"${STRING_BODY}"`;
-export const NUMBER = '-?(?:0|[1-9]\\d*)(?:\\.\\d+)?(?:[eE][+-]?\\d+)?';
-export const SCALAR = `(?:${STRING}|${NUMBER}|true|false|null)`;
-const FLAT_OBJECT = `\\{(?:${STRING}:${SCALAR}(?:,${STRING}:${SCALAR})*)?\\}`;
-const PAIR = `(?:"properties":${FLAT_OBJECT}|${STRING}:${SCALAR})`;
-export const COMPACT_FLAT_RECORD = new RegExp(`^\\{(?:${PAIR}(?:,${PAIR})*)?\\}$`);

@@ -1,188 +1,461 @@
-/**
- * Called once per record text. The text is the record's bytes as latin1 (one char per byte): JSON's
- * structure is ASCII and UTF-8 never puts an ASCII byte inside a multi-byte character, so splitting and
- * scanning need no UTF-8 decoding, and a chunk boundary can never cut a character. fields.ts decodes the
- * few values it keeps. `lineNumber` is 1-based (the line the record starts on); `unterminated` is true for
- * a final line that had no newline after it (possibly half-written).
- */
-export type RecordTextHandler = (text: string, lineNumber: number, unterminated: boolean) => void;
+import { salvageDigests } from './record.js';
 
-/** A matcher that can take a whole record at the start of a line, and a handler for what it took. */
-export interface FastRecordPath {
-  /** The index after the record starting at `at` (followed by a line break), or -1 to take the generic way. */
-  matchAt(text: string, at: number): number;
-  onRecord(lineNumber: number): void;
+/**
+ * The longest record read (1 MiB): a longer line, or a longer element of a `{"records":[…]}` document, is skipped
+ * as `oversized-line` without being held whole. Real records are about 1 KB.
+ */
+export const MAX_RECORD_BYTES = 1024 * 1024;
+
+/** How far past a line's `{` to look, across blank space and line breaks, for `"records":[`. */
+const DOCUMENT_OPENER_LOOKAHEAD = 4096;
+
+/**
+ * Where the splitter hands its records, as bytes: JSON's structure is ASCII and UTF-8 never puts an ASCII byte
+ * inside a multi-byte character, so splitting and scanning need no decoding, and a chunk boundary never cuts
+ * a character in a way that matters; the record readers decode the few values they keep.
+ */
+export interface RecordSink {
+  /**
+   * One record, `bytes[start, end)`. `line` is the 1-based line it starts on; `unterminated` is true for a last
+   * record with nothing after it (no line break, or no end of its document element): possibly half-written.
+   */
+  record(bytes: Buffer, start: number, end: number, line: number, unterminated: boolean): void;
+  /** A record longer than {@link MAX_RECORD_BYTES}, skipped; `digests` are those its text names. */
+  oversized(line: number, digests: Set<string>): void;
 }
 
-const RECORDS_DOCUMENT = /^\s*\{\s*"records"\s*:\s*\[/;
-const LATIN1_BOM = '\u00ef\u00bb\u00bf';
-const MODE_SNIFF_CHARS = 64;
+const LINES = 0;
+const DOCUMENT = 1;
+const SKIPPING_LINE = 2;
+
+const BETWEEN_ELEMENTS = 0;
+const IN_ELEMENT = 1;
+const AFTER_ARRAY = 2;
+
+const TAB = 9;
+const NEWLINE = 10;
+const CR = 13;
+const SPACE = 32;
+const QUOTE = 34;
+const COMMA = 44;
+const OPEN_BRACKET = 91;
+const BACKSLASH = 92;
+const CLOSE_BRACKET = 93;
+const OPEN_BRACE = 123;
+const CLOSE_BRACE = 125;
+
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+const UNDECIDED = -2;
+const NOT_A_DOCUMENT = -1;
 
 /**
- * Splits a log blob into record texts without holding the whole blob: JSON Lines (one record per line,
- * the archive's format since 2018-11) or the older single `{"records":[…]}` document, detected from the
- * first characters. Tolerates a UTF-8 BOM, CRLF, blank lines and a half-written last line.
+ * Splits a log file into records without holding the whole file: JSON Lines (one record per line, the archive's
+ * format since 2018-11) and `{"records":[…]}` documents (older blobs, Event Hubs), wherever a document starts —
+ * the whole file, compact or pretty-printed, or any line among JSON lines. The choice is made again at every
+ * line, never once for the file. Tolerates a UTF-8 BOM, CRLF, blank lines and a half-written last record.
+ *
+ * Cost is linear in the input and memory is bounded: the bytes of one record are held at most (up to
+ * {@link MAX_RECORD_BYTES} plus one chunk); a longer one is skipped while its digests are salvaged on the fly.
+ * Nothing of a chunk is referenced once `push` returns (what carries over to the next chunk is copied): the
+ * caller may read the next chunk into the same buffer.
  */
 export class RecordSplitter {
-  private mode: 'undecided' | 'lines' | 'document' = 'undecided';
-  private pending = '';
-  private lineNumber = 1;
+  private mode = LINES;
+  private line = 1;
   private started = false;
-  private readonly document = new RecordsDocumentScanner();
-
-  constructor(
-    private readonly onRecord: RecordTextHandler,
-    private readonly fast?: FastRecordPath,
-  ) {}
-
-  push(chunk: Buffer | string): void {
-    let text = (typeof chunk === 'string' ? Buffer.from(chunk) : chunk).toString('latin1');
-    if (!this.started) {
-      this.pending += text;
-      text = this.pending;
-      this.pending = '';
-      if (text.length < LATIN1_BOM.length && LATIN1_BOM.startsWith(text)) {
-        this.pending = text;
-        return;
-      }
-      this.started = true;
-      if (text.startsWith(LATIN1_BOM)) text = text.slice(LATIN1_BOM.length);
-    }
-    if (this.mode === 'undecided') {
-      this.pending += text;
-      if (this.pending.trimStart().length < MODE_SNIFF_CHARS && !this.pending.includes('\n')) return;
-      text = this.pending;
-      this.pending = '';
-      this.decide(text);
-    }
-    if (this.mode === 'lines') this.pushLines(text);
-    else this.document.push(text, this.onRecord);
-  }
-
-  /** Flushes the final, unterminated piece. */
-  end(): void {
-    if (!this.started) {
-      this.started = true;
-      if (LATIN1_BOM.startsWith(this.pending)) this.pending = '';
-    }
-    if (this.mode === 'undecided') {
-      const text = this.pending;
-      this.pending = '';
-      if (this.decide(text) === 'lines') this.pushLines(text);
-      else this.document.push(text, this.onRecord);
-    }
-    if ((this.mode as string) === 'lines') {
-      const last = trimLine(this.pending);
-      if (last.length > 0) this.onRecord(last, this.lineNumber, true);
-      this.pending = '';
-    } else {
-      this.document.end(this.onRecord);
-    }
-  }
-
-  private decide(start: string): 'lines' | 'document' {
-    this.mode = RECORDS_DOCUMENT.test(start) ? 'document' : 'lines';
-    return this.mode;
-  }
-
-  private pushLines(text: string): void {
-    const buffer = this.pending.length > 0 ? this.pending + text : text;
-    const fast = this.fast;
-    let start = 0;
-    for (;;) {
-      if (fast !== undefined) {
-        const end = fast.matchAt(buffer, start);
-        if (end !== -1) {
-          fast.onRecord(this.lineNumber++);
-          start = end + (buffer.charCodeAt(end) === 13 ? 2 : 1);
-          continue;
-        }
-      }
-      const newline = buffer.indexOf('\n', start);
-      if (newline === -1) break;
-      let end = newline;
-      if (end > start && buffer.charCodeAt(end - 1) === 13) end--;
-      if (end > start) {
-        const line = buffer.slice(start, end);
-        if (!isBlank(line)) this.onRecord(line, this.lineNumber, false);
-      }
-      this.lineNumber++;
-      start = newline + 1;
-    }
-    this.pending = start === 0 ? buffer : buffer.slice(start);
-  }
-}
-
-function trimLine(line: string): string {
-  return line.endsWith('\r') ? line.slice(0, -1).trim() : line.trim();
-}
-
-function isBlank(line: string): boolean {
-  const first = line.charCodeAt(0);
-  if (first !== 32 && first !== 9) return false;
-  return line.trim().length === 0;
-}
-
-/**
- * Walks a `{"records":[ {…}, {…} ]}` document character by character and hands out each element of the
- * array as its own text, so a large old-format blob is parsed record by record.
- */
-class RecordsDocumentScanner {
-  private inArray = false;
+  private ending = false;
+  /** The start of an unfinished line or document element, in pieces (joined once, when it is complete). */
+  private carry: Buffer[] = [];
+  private carryLength = 0;
+  private carryLine = 1;
+  /** The carry began a line that may open a document, and too little of it has arrived to tell. */
+  private carryUndecided = false;
+  // Document mode: where the scan of the records array is.
+  private phase = BETWEEN_ELEMENTS;
   private depth = 0;
   private inString = false;
   private escaped = false;
-  private element: string[] = [];
-  private elementStartLine = 0;
-  private lineNumber = 1;
-  private done = false;
+  private scalarElement = false;
+  private elementLine = 0;
+  // An oversized record being skipped.
+  private skipping = false;
+  private skippedLine = 0;
+  private readonly salvage = new DigestSalvage();
+  /** The most bytes held in the carry at once, and the bytes copied to carry and join pieces: the tests' bounds. */
+  maxCarriedBytes = 0;
+  copiedBytes = 0;
 
-  push(text: string, onRecord: RecordTextHandler): void {
-    let segmentStart = -1;
-    for (let i = 0; i < text.length; i++) {
-      const c = text.charCodeAt(i);
-      if (c === 10) this.lineNumber++;
-      if (this.done) continue;
-      if (!this.inArray) {
-        if (c === 91 /* [ */) this.inArray = true;
-        continue;
+  constructor(private readonly sink: RecordSink) {}
+
+  push(chunk: Buffer | string): void {
+    let bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    if (!this.started) {
+      if (this.carryLength > 0) bytes = Buffer.concat([this.takeCarry(), bytes]);
+      if (bytes.length < BOM.length && BOM.subarray(0, bytes.length).equals(bytes)) {
+        this.carryPiece(bytes, 0, bytes.length);
+        return;
       }
-      if (this.depth === 0) {
-        if (c === 123 /* { */) {
-          this.depth = 1;
-          this.elementStartLine = this.lineNumber;
-          segmentStart = i;
-        } else if (c === 93 /* ] */) {
-          this.done = true;
-        }
-        continue;
-      }
-      if (this.inString) {
-        if (this.escaped) this.escaped = false;
-        else if (c === 92 /* \ */) this.escaped = true;
-        else if (c === 34 /* " */) this.inString = false;
-        continue;
-      }
-      if (c === 34) this.inString = true;
-      else if (c === 123 || c === 91) this.depth++;
-      else if (c === 125 || c === 93) {
-        this.depth--;
-        if (this.depth === 0) {
-          this.element.push(text.slice(segmentStart === -1 ? 0 : segmentStart, i + 1));
-          onRecord(this.element.join(''), this.elementStartLine, false);
-          this.element = [];
-          segmentStart = -1;
-        }
-      }
+      this.started = true;
+      if (bytes.subarray(0, BOM.length).equals(BOM)) bytes = bytes.subarray(BOM.length);
     }
-    if (this.depth > 0) this.element.push(text.slice(segmentStart === -1 ? 0 : segmentStart));
+    this.consume(bytes, 0);
   }
 
-  end(onRecord: RecordTextHandler): void {
-    if (this.depth > 0) {
-      onRecord(this.element.join(''), this.elementStartLine, true);
-      this.element = [];
-      this.depth = 0;
+  /** Hands out the last, unterminated record, if any. */
+  end(): void {
+    this.ending = true;
+    if (!this.started) {
+      this.started = true;
+      const bytes = this.takeCarry();
+      if (!BOM.subarray(0, bytes.length).equals(bytes)) this.consume(bytes, 0);
     }
+    if (this.carryUndecided) {
+      this.carryUndecided = false;
+      this.line = this.carryLine;
+      this.consume(this.takeCarry(), 0);
+    }
+    if (this.skipping) this.finishOversized();
+    else if (this.mode === LINES && this.carryLength > 0) {
+      const bytes = this.takeCarry();
+      this.emitLine(bytes, 0, bytes.length, this.carryLine, true);
+    } else if (this.mode === DOCUMENT && this.phase === IN_ELEMENT) {
+      const bytes = this.takeCarry();
+      this.emitElement(bytes, 0, bytes.length, true);
+    }
+  }
+
+  /**
+   * Forgets an unfinished record (the data after it could not be read) and returns the digests its bytes named.
+   */
+  abandon(): Set<string> {
+    if (!this.skipping) {
+      for (const piece of this.carry) this.salvage.feed(piece, 0, piece.length);
+    }
+    this.carry = [];
+    this.carryLength = 0;
+    this.carryUndecided = false;
+    this.skipping = false;
+    this.mode = LINES;
+    return this.salvage.take();
+  }
+
+  /** The line the splitter has reached (1-based). */
+  get lineNumber(): number {
+    return this.line;
+  }
+
+  private consume(bytes: Buffer, at: number): void {
+    while (at < bytes.length) {
+      if (this.mode === LINES) at = this.lines(bytes, at);
+      else if (this.mode === DOCUMENT) at = this.document(bytes, at);
+      else at = this.skipLine(bytes, at);
+    }
+  }
+
+  private lines(bytes: Buffer, at: number): number {
+    if (this.carryUndecided) {
+      // The carried bytes may open a document: decide again, with these joined on.
+      this.carryUndecided = false;
+      this.line = this.carryLine;
+      this.carryPiece(bytes, at, bytes.length);
+      this.consume(this.takeCarry(), 0);
+      return bytes.length;
+    }
+    if (this.carryLength > 0) return this.finishCarriedLine(bytes, at);
+    for (;;) {
+      const c = bytes[at];
+      if (c === OPEN_BRACE || c === SPACE || c === TAB || c === CR) {
+        const opener = documentOpenerEnd(bytes, at, this.ending);
+        if (opener >= 0) {
+          this.line += countNewlines(bytes, at, opener);
+          this.mode = DOCUMENT;
+          this.phase = BETWEEN_ELEMENTS;
+          return opener;
+        }
+        if (opener === UNDECIDED) {
+          this.carryLine = this.line;
+          this.carryUndecided = true;
+          this.carryPiece(bytes, at, bytes.length);
+          return bytes.length;
+        }
+      }
+      const newline = bytes.indexOf(NEWLINE, at);
+      if (newline === -1) {
+        this.carryLine = this.line;
+        if (bytes.length - at > MAX_RECORD_BYTES + 1) {
+          this.startSkippingLine();
+          return at;
+        }
+        this.carryPiece(bytes, at, bytes.length);
+        return bytes.length;
+      }
+      this.emitLine(bytes, at, newline, this.line, false);
+      this.line++;
+      at = newline + 1;
+      if (at >= bytes.length) return at;
+    }
+  }
+
+  private finishCarriedLine(bytes: Buffer, at: number): number {
+    const newline = bytes.indexOf(NEWLINE, at);
+    const pieceEnd = newline === -1 ? bytes.length : newline;
+    if (this.carryLength + (pieceEnd - at) > MAX_RECORD_BYTES + 1) {
+      for (const piece of this.carry) this.salvage.feed(piece, 0, piece.length);
+      this.carry = [];
+      this.carryLength = 0;
+      this.startSkippingLine();
+      return at;
+    }
+    this.carryPiece(bytes, at, pieceEnd);
+    if (newline === -1) return bytes.length;
+    const line = this.takeCarry();
+    this.emitLine(line, 0, line.length, this.carryLine, false);
+    this.line++;
+    return newline + 1;
+  }
+
+  private emitLine(bytes: Buffer, start: number, newline: number, line: number, unterminated: boolean): void {
+    let end = newline;
+    if (end > start && bytes[end - 1] === CR) end--;
+    if (end - start > MAX_RECORD_BYTES) {
+      this.salvage.feed(bytes, start, end);
+      this.sink.oversized(line, this.salvage.take());
+      return;
+    }
+    if (end > start && !isBlank(bytes, start, end)) this.sink.record(bytes, start, end, line, unterminated);
+  }
+
+  /** From here to the end of the line (carried pieces already salvaged), the line is skipped. */
+  private startSkippingLine(): void {
+    this.skipping = true;
+    this.skippedLine = this.carryLine;
+    this.mode = SKIPPING_LINE;
+  }
+
+  /** Passes over the rest of an oversized line, salvaging its digests. */
+  private skipLine(bytes: Buffer, at: number): number {
+    const newline = bytes.indexOf(NEWLINE, at);
+    if (newline === -1) {
+      this.salvage.feed(bytes, at, bytes.length);
+      return bytes.length;
+    }
+    this.salvage.feed(bytes, at, newline);
+    this.finishOversized();
+    this.mode = LINES;
+    this.line++;
+    return newline + 1;
+  }
+
+  private finishOversized(): void {
+    this.skipping = false;
+    this.sink.oversized(this.skippedLine, this.salvage.take());
+  }
+
+  /** Walks the records array of a document, element by element, string- and escape-aware. */
+  private document(bytes: Buffer, at: number): number {
+    const n = bytes.length;
+    let i = at;
+    let elementStart = this.phase === IN_ELEMENT ? at : -1;
+    while (i < n) {
+      if (this.phase === BETWEEN_ELEMENTS) {
+        const c = bytes[i];
+        if (c === NEWLINE) this.line++;
+        else if (c === CLOSE_BRACKET) this.phase = AFTER_ARRAY;
+        else if (c === CLOSE_BRACE) {
+          // A document whose array was never closed: read on as lines.
+          this.mode = LINES;
+          return i + 1;
+        } else if (c !== SPACE && c !== TAB && c !== CR && c !== COMMA) {
+          this.phase = IN_ELEMENT;
+          this.elementLine = this.line;
+          this.carryLine = this.line;
+          elementStart = i;
+          this.depth = c === OPEN_BRACE || c === OPEN_BRACKET ? 1 : 0;
+          this.inString = c === QUOTE;
+          this.escaped = false;
+          this.scalarElement = this.depth === 0 && !this.inString;
+        }
+        i++;
+      } else if (this.phase === IN_ELEMENT) {
+        const end = this.elementEnd(bytes, i);
+        if (end === -1) break;
+        this.finishElement(bytes, elementStart, end);
+        this.phase = BETWEEN_ELEMENTS;
+        i = end;
+      } else {
+        const c = bytes[i];
+        if (c === NEWLINE) this.line++;
+        else if (c === CLOSE_BRACE) {
+          this.mode = LINES;
+          return i + 1;
+        } else if (c !== SPACE && c !== TAB && c !== CR) {
+          // More after the records array than its closing brace: read on as lines from here.
+          this.mode = LINES;
+          return i;
+        }
+        i++;
+      }
+    }
+    if (this.phase === IN_ELEMENT) this.holdElement(bytes, elementStart, n);
+    return n;
+  }
+
+  /** The index after the element being scanned (continuing at `i`), or -1 when it goes on past these bytes. */
+  private elementEnd(bytes: Buffer, i: number): number {
+    const n = bytes.length;
+    let { depth, inString, escaped } = this;
+    if (this.scalarElement) {
+      for (; i < n; i++) {
+        const c = bytes[i];
+        if (c === COMMA || c === CLOSE_BRACKET || c === CLOSE_BRACE || c === SPACE || c === NEWLINE || c === CR || c === TAB) return i;
+      }
+      return -1;
+    }
+    for (; i < n; i++) {
+      const c = bytes[i]!;
+      if (inString) {
+        if (escaped) escaped = false;
+        else if (c === BACKSLASH) escaped = true;
+        else if (c === QUOTE) {
+          inString = false;
+          if (depth === 0) return i + 1;
+        } else if (c === NEWLINE) this.line++;
+      } else if (c === QUOTE) inString = true;
+      else if (c === OPEN_BRACE || c === OPEN_BRACKET) depth++;
+      else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
+        if (--depth === 0) return i + 1;
+      } else if (c === NEWLINE) this.line++;
+    }
+    this.depth = depth;
+    this.inString = inString;
+    this.escaped = escaped;
+    return -1;
+  }
+
+  private finishElement(bytes: Buffer, start: number, end: number): void {
+    if (this.skipping) {
+      this.salvage.feed(bytes, start, end);
+      this.finishOversized();
+    } else if (this.carryLength > 0) {
+      this.carryPiece(bytes, start, end);
+      const element = this.takeCarry();
+      this.emitElement(element, 0, element.length, false);
+    } else {
+      this.emitElement(bytes, start, end, false);
+    }
+  }
+
+  private emitElement(bytes: Buffer, start: number, end: number, unterminated: boolean): void {
+    if (end - start > MAX_RECORD_BYTES) {
+      this.salvage.feed(bytes, start, end);
+      this.sink.oversized(this.elementLine, this.salvage.take());
+    } else if (end > start) {
+      this.sink.record(bytes, start, end, this.elementLine, unterminated);
+    }
+  }
+
+  /** Keeps the part of an unfinished element that these bytes hold, or salvages it when the element is too long. */
+  private holdElement(bytes: Buffer, start: number, end: number): void {
+    if (this.skipping) {
+      this.salvage.feed(bytes, start, end);
+      return;
+    }
+    this.carryPiece(bytes, start, end);
+    if (this.carryLength > MAX_RECORD_BYTES) {
+      for (const piece of this.carry) this.salvage.feed(piece, 0, piece.length);
+      this.carry = [];
+      this.carryLength = 0;
+      this.skipping = true;
+      this.skippedLine = this.elementLine;
+    }
+  }
+
+  /** Keeps a copy: the splitter holds no reference to a chunk once `push` returns, so its buffer can be reused. */
+  private carryPiece(bytes: Buffer, from: number, to: number): void {
+    if (to <= from) return;
+    this.carry.push(Buffer.from(bytes.subarray(from, to)));
+    this.copiedBytes += to - from;
+    this.carryLength += to - from;
+    if (this.carryLength > this.maxCarriedBytes) this.maxCarriedBytes = this.carryLength;
+  }
+
+  private takeCarry(): Buffer {
+    const carry = this.carry;
+    const bytes = carry.length === 1 ? carry[0]! : Buffer.concat(carry, this.carryLength);
+    if (carry.length > 1) this.copiedBytes += bytes.length;
+    this.carry = [];
+    this.carryLength = 0;
+    return bytes;
+  }
+}
+
+/**
+ * Whether a `{"records":[` document opens at `at` (after blank space): the index after its `[`, NOT_A_DOCUMENT,
+ * or UNDECIDED when the bytes end too soon to tell (never when `final`).
+ */
+function documentOpenerEnd(bytes: Buffer, at: number, final: boolean): number {
+  const limit = Math.min(bytes.length, at + DOCUMENT_OPENER_LOOKAHEAD);
+  const tooSoon = !final && limit === bytes.length ? UNDECIDED : NOT_A_DOCUMENT;
+  let p = skipBlank(bytes, at, limit);
+  if (p >= limit) return tooSoon;
+  if (bytes[p] !== OPEN_BRACE) return NOT_A_DOCUMENT;
+  p = skipBlank(bytes, p + 1, limit);
+  for (let k = 0; k < RECORDS_KEY.length; k++, p++) {
+    if (p >= limit) return tooSoon;
+    if (bytes[p] !== RECORDS_KEY[k]) return NOT_A_DOCUMENT;
+  }
+  p = skipBlank(bytes, p, limit);
+  if (p >= limit) return tooSoon;
+  if (bytes[p] !== 58 /* : */) return NOT_A_DOCUMENT;
+  p = skipBlank(bytes, p + 1, limit);
+  if (p >= limit) return tooSoon;
+  return bytes[p] === OPEN_BRACKET ? p + 1 : NOT_A_DOCUMENT;
+}
+
+const RECORDS_KEY = Buffer.from('"records"');
+
+function skipBlank(bytes: Buffer, p: number, limit: number): number {
+  while (p < limit) {
+    const c = bytes[p];
+    if (c !== SPACE && c !== NEWLINE && c !== CR && c !== TAB) return p;
+    p++;
+  }
+  return p;
+}
+
+function countNewlines(bytes: Buffer, from: number, to: number): number {
+  let count = 0;
+  for (let i = from; i < to; i++) if (bytes[i] === NEWLINE) count++;
+  return count;
+}
+
+function isBlank(bytes: Buffer, start: number, end: number): boolean {
+  const first = bytes[start];
+  if (first !== SPACE && first !== TAB) return false;
+  for (let i = start + 1; i < end; i++) {
+    const c = bytes[i];
+    if (c !== SPACE && c !== TAB && c !== CR) return false;
+  }
+  return true;
+}
+
+/** Digests named in bytes that pass by piece by piece (an oversized record), without holding them. */
+class DigestSalvage {
+  private tail = '';
+  private found = new Set<string>();
+
+  feed(bytes: Buffer, from: number, to: number): void {
+    if (to <= from) return;
+    const piece = this.tail + bytes.toString('latin1', from, to);
+    salvageDigests(piece, this.found);
+    // A digest is 71 bytes: one that starts in the last 70 may end in the next piece.
+    this.tail = piece.slice(-70);
+  }
+
+  take(): Set<string> {
+    const found = this.found;
+    this.found = new Set();
+    this.tail = '';
+    return found;
   }
 }

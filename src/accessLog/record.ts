@@ -1,3 +1,4 @@
+import type { TextPattern } from '../pattern.js';
 import { extractFields, MalformedRecordError, type RecordFields } from './fields.js';
 
 export const REPOSITORY_EVENTS_CATEGORY = 'ContainerRegistryRepositoryEvents';
@@ -25,8 +26,9 @@ export type SkipReason = (typeof SKIP_REASONS)[number];
 
 /**
  * Records the pass could not use as evidence: each may hide a pull that then goes uncounted, so their share
- * is guarded (`logs-unusable`). `incomplete-last-line` (the newest blob's last line, still being appended) is
- * normal and not among them.
+ * is guarded (`logs-unusable`) and the digests their text names are kept as uncertain. Not among them:
+ * `incomplete-last-line` (the newest file's last line, still being appended: normal) and `future-time` (the
+ * record is read, only its time is not believed; the manifest it names is kept as uncertain instead).
  */
 export const UNUSABLE_REASONS = [
   'malformed-json',
@@ -34,9 +36,20 @@ export const UNUSABLE_REASONS = [
   'oversized-line',
   'unreadable-data',
   'bad-time',
-  'future-time',
   'missing-fields',
 ] as const satisfies readonly SkipReason[];
+
+const UNUSABLE = new Set<SkipReason>(UNUSABLE_REASONS);
+export function isUnusable(reason: SkipReason): boolean {
+  return UNUSABLE.has(reason);
+}
+
+/**
+ * How far after `now` a record's time may lie and still be believed (clocks of the registry's front ends and of
+ * the machine running the pass may disagree by that much). Such a record counts as if made at `now`; a record
+ * further ahead is skipped as `future-time`, so that a bogus time cannot make stale logs look fresh.
+ */
+export const CLOCK_SKEW_ALLOWANCE_MS = 5 * 60_000;
 
 /** `[start, end]` in epoch milliseconds; a record exactly at `start` is inside. */
 export interface TimeWindow {
@@ -46,13 +59,15 @@ export interface TimeWindow {
 
 export interface RecordFilter {
   window: TimeWindow;
-  ignoreUserAgents?: RegExp;
+  ignoreUserAgents?: TextPattern;
   /** Lower-case registry name (`myregistry`); records of other registries are skipped. */
   registryName?: string;
 }
 
 export interface Access {
+  /** Lower case, as ACR names repositories. */
   repository: string;
+  /** `sha256:` and 64 lower-case hex digits. */
   digest: string;
   timeMs: number;
 }
@@ -62,6 +77,7 @@ export type Classified =
   | { kind: 'skipped'; reason: SkipReason; timeMs?: number; detail?: string };
 
 const NIL = '<nil>';
+const CATEGORY_LOWER = REPOSITORY_EVENTS_CATEGORY.toLowerCase();
 
 /** Decides whether one record text is a successful pull or push of a manifest inside the window. */
 export function classifyRecord(text: string, filter: RecordFilter, unterminated = false): Classified {
@@ -75,42 +91,88 @@ export function classifyRecord(text: string, filter: RecordFilter, unterminated 
   return classifyFields(fields, filter);
 }
 
-/** The same decision, from fields already extracted (the fast path of recordShape.ts). */
+/**
+ * The same decision, from fields already extracted (by recordShape.ts's scanner or by fields.ts). A field the
+ * decision needs that is absent is `missing-fields` (schema drift, never a legitimate skip); only a field that is
+ * present with another value is skipped as another category, operation or result.
+ */
 export function classifyFields(fields: RecordFields, filter: RecordFilter): Classified {
-  if (fields.category !== REPOSITORY_EVENTS_CATEGORY) return { kind: 'skipped', reason: 'other-category' };
+  const { category } = fields;
+  if (category === undefined) return missing('category');
+  if (category !== REPOSITORY_EVENTS_CATEGORY && category.toLowerCase() !== CATEGORY_LOWER) return { kind: 'skipped', reason: 'other-category' };
+  if (fields.time === undefined) return missing('time');
   const time = parseLogTime(fields.time);
   if (time === undefined) return { kind: 'skipped', reason: 'bad-time', detail: `time ${JSON.stringify(fields.time)}` };
-  const timeMs = time.ms;
   if (filter.registryName !== undefined && !isSameRegistry(fields, filter.registryName)) {
     return { kind: 'skipped', reason: 'other-registry' };
   }
-  if (fields.operationName !== 'Pull' && fields.operationName !== 'Push') {
-    return { kind: 'skipped', reason: 'not-pull-or-push', timeMs };
+  const { window } = filter;
+  let timeMs = time.ms;
+  if (timeMs > window.endMs || (timeMs === window.endMs && time.subMillisecond)) {
+    const limitMs = window.endMs + CLOCK_SKEW_ALLOWANCE_MS;
+    if (timeMs > limitMs || (timeMs === limitMs && time.subMillisecond)) {
+      return { kind: 'skipped', reason: 'future-time', detail: `time ${fields.time}, after ${new Date(window.endMs).toISOString()}` };
+    }
+    timeMs = window.endMs;
   }
-  if (fields.resultType !== 'HttpStatusCode' || (fields.resultDescription !== '200' && fields.resultDescription !== '201')) {
+  if (timeMs < window.startMs) return { kind: 'skipped', reason: 'outside-window', timeMs };
+  const operation = fields.operationName;
+  if (operation === undefined) return missing('operationName', timeMs);
+  if (!isPullOrPush(operation)) return { kind: 'skipped', reason: 'not-pull-or-push', timeMs };
+  const { resultType, resultDescription } = fields;
+  if (resultType === undefined) return missing('resultType', timeMs);
+  if (resultDescription === undefined) return missing('resultDescription', timeMs);
+  if ((resultType !== 'HttpStatusCode' && resultType.toLowerCase() !== 'httpstatuscode') || (resultDescription !== '200' && resultDescription !== '201')) {
     return { kind: 'skipped', reason: 'unsuccessful', timeMs };
   }
-  const { window } = filter;
-  if (timeMs < window.startMs || timeMs > window.endMs || (timeMs === window.endMs && time.subMillisecond)) {
-    return { kind: 'skipped', reason: 'outside-window', timeMs };
-  }
   const { repository, digest } = fields;
-  if (repository === undefined || repository === NIL || repository === '' || digest === undefined || !isDigest(digest)) {
-    return { kind: 'skipped', reason: 'missing-fields', timeMs };
-  }
+  if (repository === undefined || repository === NIL || repository === '') return missing('properties.repository', timeMs);
+  if (digest === undefined || !isDigest(digest)) return missing('properties.digest', timeMs);
   const userAgent = fields.userAgent ?? '';
-  if (userAgent.startsWith(OWN_USER_AGENT_PREFIX) || userAgent.includes(` ${OWN_USER_AGENT_PREFIX}`)) {
-    return { kind: 'skipped', reason: 'own-user-agent', timeMs };
-  }
+  if (isOwnUserAgent(userAgent)) return { kind: 'skipped', reason: 'own-user-agent', timeMs };
   if (filter.ignoreUserAgents?.test(userAgent)) return { kind: 'skipped', reason: 'ignored-user-agent', timeMs };
-  return { kind: 'access', access: { repository, digest, timeMs }, timeMs };
+  return { kind: 'access', access: { repository: lowerCase(repository), digest: lowerCase(digest), timeMs }, timeMs };
 }
+
+/** This tool's own requests: its user agent first, or after a space (behind another product token). */
+export function isOwnUserAgent(userAgent: string): boolean {
+  return userAgent.startsWith(OWN_USER_AGENT_PREFIX) || userAgent.includes(` ${OWN_USER_AGENT_PREFIX}`);
+}
+
+function missing(field: string, timeMs?: number): Classified {
+  return { kind: 'skipped', reason: 'missing-fields', timeMs, detail: `no valid ${field}` };
+}
+
+function isPullOrPush(operation: string): boolean {
+  if (operation === 'Pull' || operation === 'Push') return true;
+  if (operation.length !== 4) return false;
+  const lower = operation.toLowerCase();
+  return lower === 'pull' || lower === 'push';
+}
+
+/** ASCII lower case without a new string when there is nothing to change (the hot path's usual case). */
+export function lowerCase(text: string): string {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if ((c >= 65 && c <= 90) || c > 127) return text.toLowerCase();
+  }
+  return text;
+}
+
+let lastResourceId = '';
+let lastRegistryName = '';
+let lastSameRegistry = false;
 
 function isSameRegistry(fields: RecordFields, registryName: string): boolean {
   const { resourceId, loginServer } = fields;
   if (resourceId !== undefined && resourceId !== NIL && resourceId !== '') {
+    // A log holds one registry's resource id over and over: remember the last answer.
+    if (resourceId === lastResourceId && registryName === lastRegistryName) return lastSameRegistry;
     const slash = resourceId.lastIndexOf('/');
-    return resourceId.slice(slash + 1).toLowerCase() === registryName;
+    lastSameRegistry = resourceId.slice(slash + 1).toLowerCase() === registryName;
+    lastResourceId = detached(resourceId);
+    lastRegistryName = registryName;
+    return lastSameRegistry;
   }
   if (loginServer !== undefined && loginServer !== NIL && loginServer !== '') {
     return loginServer.toLowerCase().split('.')[0] === registryName;
@@ -118,14 +180,23 @@ function isSameRegistry(fields: RecordFields, registryName: string): boolean {
   return true;
 }
 
-/** `sha256:` and 64 lower-case hex digits. */
+/** `sha256:` and 64 hex digits, in any case (`SHA256:AB…` is the digest `sha256:ab…`). */
 export function isDigest(text: string): boolean {
-  if (text.length !== 71 || !text.startsWith('sha256:')) return false;
+  if (text.length !== 71) return false;
+  if (!text.startsWith('sha256:') && text.slice(0, 7).toLowerCase() !== 'sha256:') return false;
   for (let i = 7; i < 71; i++) {
     const c = text.charCodeAt(i);
-    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70))) return false;
   }
   return true;
+}
+
+const DIGEST_TEXT = /sha256:[0-9a-f]{64}/gi;
+
+/** Every digest named anywhere in `text` (a damaged record's salvage), lower-cased, into `into`. */
+export function salvageDigests(text: string, into: Set<string>): void {
+  if (!text.includes(':')) return;
+  for (const match of text.matchAll(DIGEST_TEXT)) into.add(match[0].toLowerCase());
 }
 
 const LOG_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/;
@@ -139,27 +210,44 @@ export function parseLogTime(text: string | undefined): { ms: number; subMillise
   return parseServiceTime(text) ?? parseIsoTime(text);
 }
 
-/** The service's own format, `2025-01-30T14:19:15.1931730Z`, without a regular expression. */
+/** The hour prefix (`2025-01-30T14`) of the last service time parsed, and its epoch milliseconds. */
+let cachedHour = '\u0000';
+let cachedHourMs = 0;
+
+/**
+ * The service's own format, `2025-01-30T14:19:15.1931730Z`, without a regular expression. Records of a log
+ * come hour by hour: the hour prefix is compared with the last one's, and `Date.UTC` runs once per hour.
+ */
 function parseServiceTime(text: string): { ms: number; subMillisecond: boolean } | undefined {
-  if (text.length !== 28 || text.charCodeAt(27) !== 90 || text.charCodeAt(19) !== 46) return undefined;
-  if (text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45 || text.charCodeAt(10) !== 84 || text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58) {
+  if (text.length !== 28 || text.charCodeAt(27) !== 90 || text.charCodeAt(19) !== 46 || text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58) {
     return undefined;
   }
-  const year = twoDigits(text, 0) * 100 + twoDigits(text, 2);
-  const month = twoDigits(text, 5);
-  const day = twoDigits(text, 8);
-  const hour = twoDigits(text, 11);
+  if (!text.startsWith(cachedHour)) {
+    if (text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45 || text.charCodeAt(10) !== 84) return undefined;
+    const year = twoDigits(text, 0) * 100 + twoDigits(text, 2);
+    const month = twoDigits(text, 5);
+    const day = twoDigits(text, 8);
+    const hour = twoDigits(text, 11);
+    if (year > 9999 || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23) return undefined;
+    cachedHourMs = Date.UTC(year, month - 1, day, hour);
+    cachedHour = detached(text.slice(0, 13));
+  }
   const minute = twoDigits(text, 14);
   const second = twoDigits(text, 17);
+  if (minute > 59 || second > 59) return undefined;
   let fraction = 0;
   for (let i = 20; i < 27; i++) {
     const d = text.charCodeAt(i) - 48;
     if (d < 0 || d > 9) return undefined;
     fraction = fraction * 10 + d;
   }
-  if (year > 9999 || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 59) return undefined;
-  const ms = Date.UTC(year, month - 1, day, hour, minute, second) + Math.floor(fraction / 10_000);
+  const ms = cachedHourMs + minute * 60_000 + second * 1000 + Math.floor(fraction / 10_000);
   return { ms, subMillisecond: fraction % 10_000 !== 0 };
+}
+
+/** A copy that does not keep the (large) string it was sliced from alive. */
+export function detached(text: string): string {
+  return text.length < 13 ? text : Buffer.from(text, 'utf16le').toString('utf16le');
 }
 
 function twoDigits(text: string, at: number): number {

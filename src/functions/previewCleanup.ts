@@ -1,8 +1,9 @@
 import { app } from '@azure/functions';
-import { previewCleanupHandler } from './handlers.js';
+import { previewCleanupHandler, previewQueueOutput } from './handlers.js';
 
 app.http('previewCleanup', {
-  methods: ['GET'],
+  methods: ['GET', 'POST'],
   authLevel: 'function',
+  extraOutputs: [previewQueueOutput],
   handler: previewCleanupHandler,
 });

@@ -86,11 +86,11 @@ export function accessSizeChart(points: ChartPoint[], options: { nowMs: number; 
   return parts.join('\n');
 }
 
-/** The legend, with how many points each series has (and shows, when there are too many to draw). */
-export function chartLegend(points: ChartPoint[]): string {
+/** The legend, with how many manifests each series has (and how many it shows, when there are too many to draw). */
+export function chartLegend(totals: Record<ChartPoint['kind'], number>): string {
   return (['deleted', 'kept'] as const)
     .map((kind) => {
-      const count = points.filter((point) => point.kind === kind).length;
+      const count = totals[kind];
       const shown = Math.min(count, MAX_POINTS_PER_SERIES);
       const swatch = STYLE[kind].shape === 'circle' ? `<span class="swatch round" style="background:${STYLE[kind].fill}"></span>` : `<span class="swatch" style="background:${STYLE[kind].fill}"></span>`;
       return `<span class="legend-item">${swatch}${kind} (${formatCount(count)}${shown < count ? `, ${formatCount(shown)} drawn` : ''})</span>`;

@@ -28,8 +28,12 @@ export async function htmlFileProblem(file: string): Promise<string | undefined>
 }
 
 /** The report as a self-contained HTML page: to FILE (and the text summary to stdout), or to stdout. */
-export async function writeHtmlOutput(report: PassReport, file: string | undefined, io: { stdout: (text: string) => void; stderr: (text: string) => void }): Promise<void> {
-  const html = renderHtmlReport({ ...passOutcome(report), report });
+export async function writeHtmlOutput(
+  report: PassReport,
+  file: string | undefined,
+  io: { stdout: (text: string) => void; stderr: (text: string) => void; redact: (text: string) => string },
+): Promise<void> {
+  const html = io.redact(renderHtmlReport({ audit: { ...report, ...passOutcome(report) } }));
   if (file === undefined) {
     io.stdout(html);
     return;

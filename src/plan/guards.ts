@@ -23,6 +23,8 @@ export interface LogEvidence {
 
 /** Whether the logs are trustworthy enough to delete on them. */
 export function checkLogs(evidence: LogEvidence, policy: Policy, now: Date): GuardRefusal | null {
+  const unusable = checkUnusableShare(evidence, policy);
+  if (unusable !== null) return unusable;
   if (evidence.recordsInWindow === 0 || evidence.newestRecordMs === undefined) {
     return {
       reason: 'logs-missing',
@@ -37,6 +39,31 @@ export function checkLogs(evidence: LogEvidence, policy: Policy, now: Date): Gua
     };
   }
   return null;
+}
+
+/**
+ * The share of records that could not be used, among the records that may be this registry's in the window:
+ * `unusableRecords / (unusableRecords + recordsInWindow)` (an unusable record's time or registry may be unknown,
+ * so every one counts against the registry). Each may hide an uncounted pull.
+ */
+export function unusableShare(evidence: Pick<LogEvidence, 'unusableRecords' | 'recordsInWindow'>): number {
+  const total = evidence.unusableRecords + evidence.recordsInWindow;
+  return total === 0 ? 0 : (evidence.unusableRecords / total) * 100;
+}
+
+function checkUnusableShare(evidence: LogEvidence, policy: Policy): GuardRefusal | null {
+  if (evidence.unusableRecords === 0) return null;
+  const percent = unusableShare(evidence);
+  if (percent <= policy.logMaxUnusablePercent) return null;
+  const total = evidence.unusableRecords + evidence.recordsInWindow;
+  return {
+    reason: 'logs-unusable',
+    message: `${evidence.unusableRecords} of ${total} log records (${formatPercent(percent)} %) could not be used as evidence (malformed, truncated, missing or invalid fields, unknown encoding), more than the allowed ${policy.logMaxUnusablePercent} %: the pulls among them would go uncounted`,
+  };
+}
+
+export function formatPercent(percent: number): string {
+  return percent >= 1 ? percent.toFixed(1) : percent.toPrecision(2);
 }
 
 /** Whether the share of manifests that would go is believable. */

@@ -2,7 +2,7 @@ import type { Inventory, ManifestInfo } from '../inventory.js';
 import { checkDeletionShare, checkLogs, type GuardRefusal, type LogEvidence } from './guards.js';
 import { DAY_MS, type Policy } from './policy.js';
 
-export const KEEP_REASONS = ['out-of-scope', 'locked', 'protected', 'accessed', 'fresh', 'referenced', 'deferred'] as const;
+export const KEEP_REASONS = ['out-of-scope', 'locked', 'protected', 'accessed', 'fresh', 'uncertain', 'referenced', 'deferred'] as const;
 export type KeepReason = (typeof KEEP_REASONS)[number];
 /** Why a manifest goes: accessed fewer than the minimum times, not fresh, not needed by a kept index. */
 export type DeleteReason = 'unused';
@@ -13,6 +13,7 @@ export interface Decision {
   tags: string[];
   sizeInBytes: number;
   mediaType?: string;
+  artifactType?: string;
   createdOn: Date;
   lastUpdatedOn: Date;
   /** Successful pulls and pushes in the window (for an index: the most of it and its children). */
@@ -22,9 +23,14 @@ export interface Decision {
   reason: KeepReason | DeleteReason;
   /** Indexes in the same repository that this plan deletes too and that must be deleted first. */
   deleteAfter: string[];
+  /** Referrers (transitively) that the registry deletes together with this manifest: listed, never deleted on their own. */
+  referrers: Decision[];
+  /** For a referrer that goes with its subject: the digest of the manifest whose deletion takes it along. */
+  deletedWith?: string;
 }
 
 export interface AccessLookup extends LogEvidence {
+  /** Looked up with lower-cased names and digests: the logs' keys are lower-cased too. */
   get(repository: string, digest: string): { count: number; lastAccessMs: number } | undefined;
 }
 
@@ -40,12 +46,15 @@ export interface Plan {
   policy: Policy;
   /** One decision per manifest, in inventory order. */
   decisions: Decision[];
-  /** What to delete, in order: least recently used first, an index before its children. Empty when aborted. */
+  /**
+   * What to delete, in order: least recently used first, an index before its children. Empty when aborted.
+   * A referrer that goes with its subject is not here but in its subject's `referrers`.
+   */
   deletions: Decision[];
   /** The guard that refused the pass, or null. */
   aborted: GuardRefusal | null;
   inScope: number;
-  /** Manifests that the rules alone would delete (before the per-run cap). */
+  /** Manifests that the rules alone would delete (before the per-run cap), referrers going with their subject included. */
   candidates: number;
 }
 
@@ -56,16 +65,18 @@ export function planCleanup({ inventory, accesses, policy, now }: PlanInput): Pl
   const candidates: Decision[] = [];
   const parentsOf = new Map<Decision, Decision[]>();
   let inScope = 0;
+  let cascading = 0;
 
   for (const repository of inventory.repositories) {
     const inRepositoryScope = policy.repositoryFilter === undefined || policy.repositoryFilter.test(repository.name);
-    const byDigest = new Map(repository.manifests.map((manifest) => [manifest.digest, manifest]));
-    const unitAccess = unitAccessOf(repository.name, byDigest, accesses);
+    const byDigest = new Map<string, ManifestInfo>();
+    for (const manifest of repository.manifests) if (!byDigest.has(manifest.digest)) byDigest.set(manifest.digest, manifest);
+    const unitEvidence = unitEvidenceOf(repository.name.toLowerCase(), byDigest, accesses);
     const local = new Map<string, Decision>();
 
     for (const manifest of repository.manifests) {
-      const access = unitAccess(manifest);
-      const reason = initialReason(manifest, inRepositoryScope, access.count, policy, graceStartMs);
+      const evidence = unitEvidence(manifest);
+      const reason = initialReason(manifest, inRepositoryScope, evidence, policy, graceStartMs);
       if (inRepositoryScope) inScope++;
       const decision: Decision = {
         repository: repository.name,
@@ -73,32 +84,40 @@ export function planCleanup({ inventory, accesses, policy, now }: PlanInput): Pl
         tags: manifest.tags,
         sizeInBytes: manifest.sizeInBytes,
         mediaType: manifest.mediaType,
+        artifactType: manifest.artifactType,
         createdOn: manifest.createdOn,
         lastUpdatedOn: manifest.lastUpdatedOn,
-        accessCount: access.count,
-        lastAccessMs: access.lastAccessMs,
+        accessCount: evidence.count,
+        lastAccessMs: evidence.lastAccessMs,
         action: reason === 'unused' ? 'delete' : 'keep',
         reason,
         deleteAfter: [],
+        referrers: [],
       };
       decisions.push(decision);
-      local.set(manifest.digest, decision);
+      if (!local.has(manifest.digest)) local.set(manifest.digest, decision);
     }
 
-    keepChildrenOfKeptIndexes(repository.manifests, local);
+    keepWholeUnits(repository.manifests, byDigest, local);
+    const carrierOf = attachReferrersToSubjects(repository.manifests, byDigest, local);
 
     for (const manifest of repository.manifests) {
-      const decision = local.get(manifest.digest)!;
+      const parent = carrierOf(local.get(manifest.digest)!);
       for (const child of manifest.relatedArtifacts) {
         const childDecision = local.get(child.digest);
-        if (decision.action === 'delete' && childDecision?.action === 'delete') {
-          const parents = parentsOf.get(childDecision) ?? [];
-          parents.push(decision);
-          parentsOf.set(childDecision, parents);
-        }
+        if (parent.action !== 'delete' || childDecision?.action !== 'delete') continue;
+        const carrier = carrierOf(childDecision);
+        if (carrier === parent) continue;
+        const parents = parentsOf.get(carrier) ?? [];
+        if (!parents.includes(parent)) parents.push(parent);
+        parentsOf.set(carrier, parents);
       }
     }
-    for (const decision of local.values()) if (decision.action === 'delete') candidates.push(decision);
+    for (const decision of local.values()) {
+      if (decision.action !== 'delete') continue;
+      if (decision.deletedWith === undefined) candidates.push(decision);
+      else cascading++;
+    }
   }
 
   const ordered = orderForDeletion(candidates, parentsOf);
@@ -113,23 +132,34 @@ export function planCleanup({ inventory, accesses, policy, now }: PlanInput): Pl
       decision.reason = 'deferred';
     }
   }
+  // A subject that stays (deferred, or kept by orderForDeletion) keeps its referrers, for the same reason.
+  for (const decision of candidates) {
+    if (decision.action === 'delete') continue;
+    for (const referrer of decision.referrers) {
+      referrer.action = 'keep';
+      referrer.reason = decision.reason;
+      referrer.deletedWith = undefined;
+    }
+    decision.referrers = [];
+  }
 
-  const aborted = checkLogs(accesses, policy, now) ?? checkDeletionShare(candidates.length, inScope, policy);
-  return { now, policy, decisions, deletions: aborted ? [] : deletions, aborted, inScope, candidates: candidates.length };
+  const aborted = checkLogs(accesses, policy, now) ?? checkDeletionShare(candidates.length + cascading, inScope, policy);
+  return { now, policy, decisions, deletions: aborted ? [] : deletions, aborted, inScope, candidates: candidates.length + cascading };
 }
 
-function initialReason(
-  manifest: ManifestInfo,
-  inScope: boolean,
-  accessCount: number,
-  policy: Policy,
-  graceStartMs: number,
-): KeepReason | DeleteReason {
+interface UnitEvidence {
+  count: number;
+  lastAccessMs?: number;
+  /** A record that could not be used names a digest of the unit: it may have been pulled. */
+  uncertain: boolean;
+}
+
+function initialReason(manifest: ManifestInfo, inScope: boolean, evidence: UnitEvidence, policy: Policy, graceStartMs: number): KeepReason | DeleteReason {
   if (!inScope) return 'out-of-scope';
   const ownState = keptForItsOwnState(manifest, policy, graceStartMs);
   if (ownState === 'locked' || ownState === 'protected') return ownState;
-  if (accessCount >= policy.minAccessCount) return 'accessed';
-  return ownState ?? 'unused';
+  if (evidence.count >= policy.minAccessCount) return 'accessed';
+  return ownState ?? (evidence.uncertain ? 'uncertain' : 'unused');
 }
 
 export type ManifestState = Pick<ManifestInfo, 'canDelete' | 'tags' | 'createdOn' | 'lastUpdatedOn'>;
@@ -153,49 +183,105 @@ export function recheckBeforeDeletion(current: ManifestState, policy: Policy, no
 /**
  * An index and its children are one unit (pulling a multi-arch tag pulls the index, then one child): the
  * unit counts as accessed as much as its most-accessed member, so an index whose children are pulled by
- * digest stays, and with it its other children.
+ * digest stays, and with it its other children. A member named by an unusable record makes the unit uncertain.
+ * Repository names and digests are compared case-insensitively: the logs' case is not the registry's promise.
  */
-function unitAccessOf(repository: string, byDigest: Map<string, ManifestInfo>, accesses: AccessLookup) {
-  const memo = new Map<string, { count: number; lastAccessMs?: number }>();
-  const visit = (manifest: ManifestInfo, path: Set<string>): { count: number; lastAccessMs?: number } => {
+function unitEvidenceOf(repository: string, byDigest: Map<string, ManifestInfo>, accesses: AccessLookup) {
+  const memo = new Map<string, UnitEvidence>();
+  const visit = (manifest: ManifestInfo, path: Set<string>): UnitEvidence => {
     const cached = memo.get(manifest.digest);
     if (cached) return cached;
-    const own = accesses.get(repository, manifest.digest);
+    const digest = manifest.digest.toLowerCase();
+    const own = accesses.get(repository, digest);
     let count = own?.count ?? 0;
     let lastAccessMs = own?.lastAccessMs;
+    let uncertain = accesses.uncertainDigests.has(digest);
     path.add(manifest.digest);
     for (const child of manifest.relatedArtifacts) {
       const childManifest = byDigest.get(child.digest);
       if (childManifest === undefined || path.has(child.digest)) continue;
-      const childAccess = visit(childManifest, path);
-      count = Math.max(count, childAccess.count);
-      if (childAccess.lastAccessMs !== undefined && (lastAccessMs === undefined || childAccess.lastAccessMs > lastAccessMs)) {
-        lastAccessMs = childAccess.lastAccessMs;
+      const childEvidence = visit(childManifest, path);
+      count = Math.max(count, childEvidence.count);
+      uncertain ||= childEvidence.uncertain;
+      if (childEvidence.lastAccessMs !== undefined && (lastAccessMs === undefined || childEvidence.lastAccessMs > lastAccessMs)) {
+        lastAccessMs = childEvidence.lastAccessMs;
       }
     }
     path.delete(manifest.digest);
-    const result = { count, lastAccessMs };
+    const result = { count, lastAccessMs, uncertain };
     memo.set(manifest.digest, result);
     return result;
   };
   return (manifest: ManifestInfo) => visit(manifest, new Set());
 }
 
-/** Children (transitively) of any kept manifest are kept: a kept index must stay whole. */
-function keepChildrenOfKeptIndexes(manifests: ManifestInfo[], local: Map<string, Decision>): void {
-  const byDigest = new Map(manifests.map((manifest) => [manifest.digest, manifest]));
+/**
+ * What is kept keeps the rest of its unit (`referenced`): the children of a kept index (transitively), the
+ * referrers of a kept subject, and the subject of a kept referrer (deleting a subject deletes its referrers, so
+ * a signature that stays needs its image to stay).
+ */
+function keepWholeUnits(manifests: ManifestInfo[], byDigest: Map<string, ManifestInfo>, local: Map<string, Decision>): void {
+  const referrersOf = new Map<string, ManifestInfo[]>();
+  for (const manifest of byDigest.values()) {
+    if (manifest.subject === undefined || !byDigest.has(manifest.subject)) continue;
+    const referrers = referrersOf.get(manifest.subject) ?? [];
+    referrers.push(manifest);
+    referrersOf.set(manifest.subject, referrers);
+  }
   const queue = manifests.filter((manifest) => local.get(manifest.digest)!.action === 'keep');
   while (queue.length > 0) {
     const manifest = queue.pop()!;
-    for (const child of manifest.relatedArtifacts) {
-      const decision = local.get(child.digest);
-      const childManifest = byDigest.get(child.digest);
-      if (decision === undefined || childManifest === undefined || decision.action === 'keep') continue;
+    const neighbours = [
+      ...manifest.relatedArtifacts.map((child) => child.digest),
+      ...(referrersOf.get(manifest.digest) ?? []).map((referrer) => referrer.digest),
+      ...(manifest.subject === undefined ? [] : [manifest.subject]),
+    ];
+    for (const digest of neighbours) {
+      const decision = local.get(digest);
+      const neighbour = byDigest.get(digest);
+      if (decision === undefined || neighbour === undefined || decision.action === 'keep') continue;
       decision.action = 'keep';
       decision.reason = 'referenced';
-      queue.push(childManifest);
+      queue.push(neighbour);
     }
   }
+}
+
+/**
+ * A referrer whose subject goes is deleted by the registry with it: it is listed under the subject at the top of
+ * its chain of subjects (its carrier) and not deleted on its own. A referrer whose subject is absent stands alone;
+ * subjects in a circle (malformed data) are kept, with their units.
+ */
+function attachReferrersToSubjects(manifests: ManifestInfo[], byDigest: Map<string, ManifestInfo>, local: Map<string, Decision>): (decision: Decision) => Decision {
+  /** The top of the chain of subjects that go; undefined when the chain runs in a circle (malformed data). */
+  const topOf = (decision: Decision): Decision | undefined => {
+    let current = decision;
+    const seen = new Set<Decision>([current]);
+    for (;;) {
+      const subject = byDigest.get(current.digest)?.subject;
+      const next = subject === undefined ? undefined : local.get(subject);
+      if (next === undefined || next.action !== 'delete') return current;
+      if (seen.has(next)) return undefined;
+      seen.add(next);
+      current = next;
+    }
+  };
+  const inCircles = [...local.values()].filter((decision) => decision.action === 'delete' && topOf(decision) === undefined);
+  if (inCircles.length > 0) {
+    for (const decision of inCircles) {
+      decision.action = 'keep';
+      decision.reason = 'referenced';
+    }
+    keepWholeUnits(manifests, byDigest, local);
+  }
+  for (const decision of local.values()) {
+    if (decision.action !== 'delete') continue;
+    const carrier = topOf(decision)!;
+    if (carrier === decision) continue;
+    decision.deletedWith = carrier.digest;
+    carrier.referrers.push(decision);
+  }
+  return (decision) => topOf(decision) ?? decision;
 }
 
 function compareLeastRecentlyUsed(a: Decision, b: Decision): number {

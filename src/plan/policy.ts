@@ -1,3 +1,5 @@
+import type { TextPattern } from '../pattern.js';
+
 /** The rules a plan follows; validated in src/config.ts. */
 export interface Policy {
   historyDays: number;
@@ -5,11 +7,13 @@ export interface Policy {
   /** Manifests created or updated within this many days are kept (`fresh`). */
   graceDays: number;
   logMaxStalenessHours: number;
+  /** Refuse when more than this share (percent) of the window's records could not be used (`logs-unusable`). */
+  logMaxUnusablePercent: number;
   maxDeletePercent: number;
   /** At most this many deletions per run; the rest are `deferred`. Undefined: no cap. */
   maxDeletes?: number;
-  repositoryFilter?: RegExp;
-  protectTags?: RegExp;
+  repositoryFilter?: TextPattern;
+  protectTags?: TextPattern;
 }
 
 export const DAY_MS = 86_400_000;

@@ -6,8 +6,10 @@ import { forEachConcurrently } from '../concurrency.js';
 import type { Inventory, ManifestInfo, RepositoryInfo } from '../inventory.js';
 import type { InventorySource } from '../pass.js';
 import { USER_AGENT_PREFIX } from '../report.js';
+import { withRequestTimeout, type RunBudget } from './budget.js';
 import { RatePacer } from './pacer.js';
-import { backoffMs, DEFAULT_RETRY, isTransient, retryAfterMs, sleep, statusOf, withRetries, type RetryPolicy } from './retry.js';
+import { DEFAULT_REFERRER_DISCOVERY, discoverReferrers, type ReferrerDiscovery } from './referrers.js';
+import { DEFAULT_RETRY, isTransient, retryAfterMs, sleep, statusOf, waitWithinBudget, withRetries, type RetryPolicy } from './retry.js';
 
 export const INDEX_MEDIA_TYPES = new Set([
   'application/vnd.docker.distribution.manifest.list.v2+json',
@@ -19,21 +21,25 @@ export interface RegistryConnection {
   credential: TokenCredential;
   /** Token audience, e.g. `https://containerregistry.azure.net` (overridable for sovereign clouds). */
   audience: string;
-  /** The SDK's own first retry delay for 5xx and dropped connections (default 1 s). */
-  sdkRetryDelayMs?: number;
+  /** Each request's own time limit (default 30 s): a request that gets no answer by then fails and may be retried. */
+  requestTimeoutMs?: number;
   /** Told of every HTTP exchange, retries included (for request counts in reports and benchmarks). */
   onRequest?: (method: string, url: string, status: number | undefined) => void;
 }
 
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
 /**
  * One SDK client. The SDK caches a single ACR access token per client and each change of scope costs a
  * 401 and a token call, so callers keep one client per worker and work repository by repository.
+ * The SDK's own retries are off: they sleep for a Retry-After whatever the run's time budget says, so every
+ * retry is the caller's, paced and spent from the budget.
  */
 export function createRegistryClient(connection: RegistryConnection): ContainerRegistryClient {
   return new ContainerRegistryClient(connection.endpoint, connection.credential, {
     audience: connection.audience,
     userAgentOptions: { userAgentPrefix: USER_AGENT_PREFIX },
-    retryOptions: { maxRetries: 3, retryDelayInMs: connection.sdkRetryDelayMs, maxRetryDelayInMs: connection.sdkRetryDelayMs === undefined ? undefined : connection.sdkRetryDelayMs * 8 },
+    retryOptions: { maxRetries: 0 },
     additionalPolicies: connection.onRequest === undefined ? [] : [{ policy: requestObserver(connection.onRequest), position: 'perRetry' }],
   });
 }
@@ -61,6 +67,8 @@ export interface ListingOptions {
   pageSize?: number;
   retry?: RetryPolicy;
   log?: (message: string) => void;
+  /** How OCI referrers are found (see referrers.ts); the default is the cheaper on a CI cache. */
+  referrerDiscovery?: ReferrerDiscovery;
 }
 
 export interface ListingStats {
@@ -69,12 +77,15 @@ export interface ListingStats {
   indexes: number;
   pages: number;
   propertyLookups: number;
+  /** Manifest documents or referrers lists read to find OCI referrers. */
+  referrerLookups: number;
+  referrers: number;
 }
 
 /** Lists every repository and manifest of a live registry into the inventory model. */
 export class AcrInventorySource implements InventorySource {
   readonly description: string;
-  readonly stats: ListingStats = { repositories: 0, manifests: 0, indexes: 0, pages: 0, propertyLookups: 0 };
+  readonly stats: ListingStats = { repositories: 0, manifests: 0, indexes: 0, pages: 0, propertyLookups: 0, referrerLookups: 0, referrers: 0 };
 
   constructor(
     private readonly connection: RegistryConnection,
@@ -83,21 +94,20 @@ export class AcrInventorySource implements InventorySource {
     this.description = `the registry ${connection.endpoint}`;
   }
 
-  async load(signal?: AbortSignal): Promise<Inventory> {
+  async load(signal?: AbortSignal, budget?: RunBudget): Promise<Inventory> {
     const retry = this.options.retry ?? DEFAULT_RETRY;
     const pacer = new RatePacer(this.options.readsPerMinute);
     const pageSize = this.options.pageSize ?? 1000;
     const catalogClient = createRegistryClient(this.connection);
     const names: string[] = [];
+    const paging = { retry, pacer, signal, budget, timeoutMs: this.connection.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS };
     await forEachPage(
-      (continuationToken) => catalogClient.listRepositoryNames({ abortSignal: signal }).byPage({ maxPageSize: pageSize, continuationToken }),
+      (continuationToken, abortSignal) => catalogClient.listRepositoryNames({ abortSignal }).byPage({ maxPageSize: pageSize, continuationToken }),
       (page) => {
         this.stats.pages++;
         names.push(...page);
       },
-      retry,
-      pacer,
-      signal,
+      paging,
     );
     names.sort();
     this.options.log?.(`listing ${names.length} repositories with ${this.options.concurrency} workers`);
@@ -109,7 +119,7 @@ export class AcrInventorySource implements InventorySource {
       this.options.concurrency,
       async (name, client, index) => {
         signal?.throwIfAborted();
-        const listed = await this.listRepository(client, name, pageSize, retry, pacer, signal);
+        const listed = await this.listRepository(client, name, pageSize, paging);
         if (listed !== undefined) {
           repositories[index] = listed.repository;
           loginServer ||= listed.loginServer;
@@ -123,27 +133,30 @@ export class AcrInventorySource implements InventorySource {
   }
 
   /** One repository's manifests, with media types from the raw pages and the children of every index. */
-  private async listRepository(client: ContainerRegistryClient, name: string, pageSize: number, retry: RetryPolicy, pacer: RatePacer, signal?: AbortSignal) {
+  private async listRepository(client: ContainerRegistryClient, name: string, pageSize: number, paging: Paging) {
+    const { retry, pacer, signal, budget, timeoutMs } = paging;
     const repository = client.getRepository(name);
     const manifests: ManifestInfo[] = [];
     const mediaTypes = new Map<string, string>();
+    const configMediaTypes = new Map<string, string>();
     let loginServer = '';
     const onResponse = (raw: FullOperationResponse) => {
       if (raw.status !== 200 || raw.bodyAsText == null) return;
-      const body = JSON.parse(raw.bodyAsText) as { registry?: string; manifests?: { digest: string; mediaType?: string }[] };
+      const body = JSON.parse(raw.bodyAsText) as { registry?: string; manifests?: { digest: string; mediaType?: string; configMediaType?: string }[] };
       loginServer = body.registry ?? loginServer;
-      for (const item of body.manifests ?? []) if (item.mediaType !== undefined) mediaTypes.set(item.digest, item.mediaType);
+      for (const item of body.manifests ?? []) {
+        if (item.mediaType !== undefined) mediaTypes.set(item.digest, item.mediaType);
+        if (item.configMediaType !== undefined) configMediaTypes.set(item.digest, item.configMediaType);
+      }
     };
     try {
       await forEachPage(
-        (continuationToken) => repository.listManifestProperties({ abortSignal: signal, onResponse }).byPage({ maxPageSize: pageSize, continuationToken }),
+        (continuationToken, abortSignal) => repository.listManifestProperties({ abortSignal, onResponse }).byPage({ maxPageSize: pageSize, continuationToken }),
         (page) => {
           this.stats.pages++;
           for (const properties of page) manifests.push(toManifestInfo(properties, mediaTypes.get(properties.digest)));
         },
-        retry,
-        pacer,
-        signal,
+        paging,
       );
     } catch (error) {
       if (statusOf(error) === 404) {
@@ -160,10 +173,10 @@ export class AcrInventorySource implements InventorySource {
         const properties = await withRetries(
           async () => {
             await pacer.acquire(signal);
-            return client.getArtifact(name, manifest.digest).getManifestProperties({ abortSignal: signal });
+            return withRequestTimeout(timeoutMs, signal, (abortSignal) => client.getArtifact(name, manifest.digest).getManifestProperties({ abortSignal }));
           },
           retry,
-          signal,
+          { budget, signal },
         );
         manifest.relatedArtifacts = (properties.relatedArtifacts ?? []).map((child) => ({
           digest: child.digest,
@@ -174,6 +187,23 @@ export class AcrInventorySource implements InventorySource {
         if (statusOf(error) !== 404) throw error;
       }
     }
+    await discoverReferrers(
+      manifests,
+      {
+        client,
+        endpoint: this.connection.endpoint,
+        repository: name,
+        configMediaTypes,
+        retry,
+        pacer,
+        signal,
+        budget,
+        timeoutMs,
+        onLookup: () => this.stats.referrerLookups++,
+      },
+      this.options.referrerDiscovery ?? DEFAULT_REFERRER_DISCOVERY,
+    );
+    this.stats.referrers += manifests.filter((manifest) => manifest.subject !== undefined).length;
     manifests.sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
     this.stats.manifests += manifests.length;
     return { repository: { name, manifests }, loginServer };
@@ -195,24 +225,30 @@ function toManifestInfo(properties: ArtifactManifestProperties, mediaType: strin
 
 type Page<T> = T[] & { continuationToken?: string };
 
+interface Paging {
+  retry: RetryPolicy;
+  pacer: RatePacer;
+  signal?: AbortSignal;
+  budget?: RunBudget;
+  timeoutMs: number;
+}
+
 /**
- * Walks a paged listing; a transient failure resumes from the last page that arrived rather than from
- * the start, so a throttled listing of a large repository does not repeat its pages.
+ * Walks a paged listing, one request (with its own time limit) per page; a transient failure resumes from the
+ * last page that arrived rather than from the start, so a throttled listing of a large repository does not
+ * repeat its pages. A Retry-After past the budget's end fails the listing at once instead of sleeping.
  */
 async function forEachPage<T>(
-  pages: (continuationToken: string | undefined) => AsyncIterableIterator<Page<T>>,
+  pages: (continuationToken: string | undefined, abortSignal: AbortSignal) => AsyncIterableIterator<Page<T>>,
   onPage: (page: Page<T>) => void,
-  retry: RetryPolicy,
-  pacer: RatePacer,
-  signal?: AbortSignal,
+  { retry, pacer, signal, budget, timeoutMs }: Paging,
 ): Promise<void> {
   let continuationToken: string | undefined;
   for (let attempt = 1; ; attempt++) {
     try {
-      const iterator = pages(continuationToken);
       for (;;) {
         await pacer.acquire(signal);
-        const { value: page, done } = await iterator.next();
+        const { value: page, done } = await withRequestTimeout(timeoutMs, signal, (abortSignal) => pages(continuationToken, abortSignal).next());
         if (done) return;
         onPage(page);
         continuationToken = page.continuationToken;
@@ -221,8 +257,10 @@ async function forEachPage<T>(
       }
     } catch (error) {
       if (attempt >= retry.maxAttempts || !isTransient(error)) throw error;
-      if (statusOf(error) === 429) pacer.pause(retryAfterMs(error) ?? backoffMs(attempt, retry, error));
-      await sleep(backoffMs(attempt, retry, error), signal);
+      const wait = waitWithinBudget(attempt, retry, error, budget);
+      if (wait === undefined) throw error;
+      if (statusOf(error) === 429) pacer.pause(retryAfterMs(error) ?? wait);
+      await sleep(wait, signal);
     }
   }
 }

@@ -1,3 +1,4 @@
+import type { RunBudget } from './budget.js';
 import { sleep } from './retry.js';
 
 /**
@@ -17,11 +18,17 @@ export class RatePacer {
     this.intervalMs = 60_000 / (perMinute * headroom);
   }
 
-  async acquire(signal?: AbortSignal): Promise<void> {
+  /**
+   * Waits for the next free slot. With a budget, a slot that would start after the deadline is not taken:
+   * the answer is false and nothing waited.
+   */
+  async acquire(signal?: AbortSignal, budget?: RunBudget): Promise<boolean> {
     const now = Date.now();
     const slot = Math.max(now, this.nextSlotMs, this.pausedUntilMs);
+    if (budget !== undefined && !budget.allowsWait(slot - now, now)) return false;
     this.nextSlotMs = slot + this.intervalMs;
     if (slot > now) await sleep(slot - now, signal);
+    return true;
   }
 
   pause(ms: number): void {

@@ -1,7 +1,8 @@
 import type { Settings } from '../config.js';
 import type { JobResult } from '../job.js';
 import { sendRunEvents, type SendOptions } from './azureMonitor.js';
-import { runTelemetryRecord } from './runTelemetry.js';
+import { Redactor } from '../secrets.js';
+import { runTelemetryRecords, type RunTelemetryRecord } from './runTelemetry.js';
 import { loadTelemetrySettings } from './settings.js';
 
 export interface RunTelemetryContext {
@@ -16,7 +17,7 @@ export interface RunTelemetryContext {
 }
 
 /**
- * Runs `run` and sends its one telemetry record, whatever happened: a result, or what it threw (which is
+ * Runs `run` and sends its telemetry record (and one for each interrupted run it closed), whatever happened: a result, or what it threw (which is
  * thrown on, unchanged). Telemetry never changes the run: unset, misconfigured or unreachable Application
  * Insights is a warning in the invocation's log.
  */
@@ -36,12 +37,13 @@ export async function withRunTelemetry<T extends JobResult>(settings: Settings, 
   }
 }
 
-async function sendQuietly(settings: Settings, context: RunTelemetryContext, input: Parameters<typeof runTelemetryRecord>[0]): Promise<void> {
+async function sendQuietly(settings: Settings, context: RunTelemetryContext, input: Parameters<typeof runTelemetryRecords>[0]): Promise<void> {
   try {
     const { target, problems } = loadTelemetrySettings(settings);
     for (const problem of problems) context.log(`warning: run telemetry is off: ${problem}`);
     if (target === undefined) return;
-    const outcome = await sendRunEvents(target, [runTelemetryRecord(input)], {
+    const redactor = new Redactor(settings);
+    const outcome = await sendRunEvents(target, runTelemetryRecords(input).map((record) => redacted(record, redactor)), {
       ...context.send,
       traceParent: context.traceContext?.traceParent ?? undefined,
       traceState: context.traceContext?.traceState ?? undefined,
@@ -50,4 +52,10 @@ async function sendQuietly(settings: Settings, context: RunTelemetryContext, inp
   } catch (error) {
     context.log(`warning: sending the run telemetry failed: ${error instanceof Error ? error.message : String(error)}`);
   }
+}
+
+/** Every dimension passes through the redactor: a secret setting is named, never sent. */
+function redacted(record: RunTelemetryRecord, redactor: Redactor): RunTelemetryRecord {
+  const properties = Object.fromEntries(Object.entries(record.properties).map(([name, value]) => [name, redactor.redact(value)])) as RunTelemetryRecord['properties'];
+  return { ...record, properties };
 }

@@ -30,7 +30,7 @@ function reference(text: string): RecordFields | 'malformed' {
 
 function actual(text: string): RecordFields | 'malformed' {
   try {
-    return extractFields(Buffer.from(text).toString('latin1'));
+    return extractFields(text);
   } catch (error) {
     if (error instanceof MalformedRecordError) return 'malformed';
     throw error;

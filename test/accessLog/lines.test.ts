@@ -6,7 +6,10 @@ type Emitted = { text: string; line: number; unterminated: boolean };
 
 function split(chunks: (string | Buffer)[]): Emitted[] {
   const out: Emitted[] = [];
-  const splitter = new RecordSplitter((latin1, line, unterminated) => out.push({ text: Buffer.from(latin1, 'latin1').toString(), line, unterminated }));
+  const splitter = new RecordSplitter({
+    record: (bytes, start, end, line, unterminated) => out.push({ text: bytes.toString('utf8', start, end), line, unterminated }),
+    oversized: (line) => out.push({ text: '<oversized>', line, unterminated: false }),
+  });
   for (const chunk of chunks) splitter.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
   splitter.end();
   return out;
@@ -84,5 +87,35 @@ describe('RecordSplitter, {"records":[…]} documents', () => {
       { text: '{"time":"t1"}', line: 1, unterminated: false },
       { text: '{"time":"t', line: 1, unterminated: true },
     ]);
+  });
+});
+
+describe('RecordSplitter, documents anywhere among JSON lines', () => {
+  const record = fc.json({ maxDepth: 2 }).map((json) => `{"v":${json.replace(/\n/g, ' ')}}`);
+  const piece = fc.oneof(
+    { weight: 4, arbitrary: record },
+    { weight: 1, arbitrary: fc.array(record, { maxLength: 3 }).map((records) => `{"records":[${records.join(',')}]}`) },
+    { weight: 1, arbitrary: fc.array(record, { maxLength: 3 }).map((records) => `{\n  "records" : [\n    ${records.join(',\n    ')}\n  ]\n}`) },
+    { weight: 1, arbitrary: fc.constantFrom('', '   ', '{', '{ "rec', '{"records"', '{"records":', '{"records":[', '{"records":[{"v":1}', '{\n', '{"recorder":1}') },
+  );
+
+  it('gives the same records whatever the chunking, a document opener cut anywhere included', () => {
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 8 }), fc.array(fc.nat(), { maxLength: 8 }), fc.constantFrom('\n', '\r\n'), (pieces, cuts, eol) => {
+        const text = pieces.join(eol) + eol;
+        expect(split(chunked(text, cuts))).toEqual(split([text]));
+        expect(split(chunked(text, [...Array(text.length).keys()]))).toEqual(split([text]));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('reads every element of a document wherever it starts, and the lines after it', () => {
+    const text = '{"a":1}\n{"records":[{"b":2},{"c":3}]}\n{"d":4}\n{\n  "records": [\n    {"e":5}\n  ]\n}\n{"f":6}\n';
+    expect(split([text]).map((record) => `${record.line}:${record.text}`)).toEqual(['1:{"a":1}', '2:{"b":2}', '2:{"c":3}', '3:{"d":4}', '6:{"e":5}', '9:{"f":6}']);
+  });
+
+  it('reads on as lines after a document that never closes its array, and takes a line that only looks like one as a record', () => {
+    expect(split(['{"records":[{"a":1}}\n{"b":2}\n{"recorder":3}\n']).map((record) => record.text)).toEqual(['{"a":1}', '{"b":2}', '{"recorder":3}']);
   });
 });

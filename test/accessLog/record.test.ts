@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AccessCounts, LogFileReader, LogStats } from '../../src/accessLog/counts.js';
+import { AccessCounts, LogStats } from '../../src/accessLog/counts.js';
+import { LogFileReader } from '../../src/accessLog/logFile.js';
 import { classifyRecord, parseLogTime, type RecordFilter } from '../../src/accessLog/record.js';
 
 const DIGEST = `sha256:${'ab'.repeat(32)}`;
@@ -55,12 +56,19 @@ describe('classifyRecord', () => {
     expect(reason(line({ identity: { claims: { appid: 'x' } }, durationMs: 38.2 }))).toBe('access');
   });
 
-  it('keeps the window start inclusive and its end exact to the 7th fractional digit', () => {
+  it('keeps the window start inclusive and the clock-skew allowance after its end exact to the 7th fractional digit', () => {
     const at = (time: string) => reason(line({ time }));
     expect(at('2026-11-20T02:00:00.0000000Z')).toBe('access');
     expect(at('2026-11-20T01:59:59.9999999Z')).toBe('outside-window');
     expect(at('2026-11-27T02:00:00.0000000Z')).toBe('access');
-    expect(at('2026-11-27T02:00:00.0000001Z')).toBe('outside-window');
+    expect(at('2026-11-27T02:00:00.0000001Z')).toBe('access');
+    expect(at('2026-11-27T02:05:00.0000000Z')).toBe('access');
+    expect(at('2026-11-27T02:05:00.0000001Z')).toBe('future-time');
+  });
+
+  it('counts a record within the allowance as made now', () => {
+    const result = classifyRecord(line({ time: '2026-11-27T02:04:00.0000000Z' }), filter);
+    expect(result.kind === 'access' && result.access.timeMs).toBe(NOW);
   });
 
   it('skips records of other registries when the registry is known, by resourceId or login server', () => {

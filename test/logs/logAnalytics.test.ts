@@ -83,10 +83,11 @@ describe('the Log Analytics source', () => {
 
   it('writes the same filter as the archive reader into the query', () => {
     const query = accessQuery({ window, registryName: 'cicache', ignoreUserAgents: /^(Trivy|"quoted")/ });
-    expect(query).toContain('OperationName in ("Pull", "Push") and ResultDescription in ("200", "201")');
-    expect(query).toContain('_ResourceId endswith @"/registries/cicache"');
-    expect(query).toContain('not(UserAgent startswith @"acr-cache-cleaner/")');
+    expect(query).toContain('OperationName in ("Pull", "Push") and ResultType == "HttpStatusCode" and ResultDescription in ("200", "201")');
+    expect(query).toContain('_ResourceId endswith @"/cicache"');
+    expect(query).toContain('not(UserAgent startswith_cs @"acr-cache-cleaner/" or UserAgent contains_cs @" acr-cache-cleaner/")');
     expect(query).toContain('not(UserAgent matches regex @"^(Trivy|""quoted"")")');
+    expect(query).toContain('TimeGenerated between (datetime(2026-11-20T02:30:00.000Z) .. datetime(2026-11-27T02:30:00.000Z))');
     expect(query).toContain('summarize AccessCount = count(), LastAccess = max(TimeGenerated) by Repository, Digest');
   });
 

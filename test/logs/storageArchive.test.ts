@@ -81,7 +81,8 @@ describe('the storage archive on Azurite', () => {
     expect(countsOf(live.counts).some((entry) => entry.startsWith('ci/late@'))).toBe(true);
     expect(countsOf(live.counts).some((entry) => entry.startsWith('ci/old-format@'))).toBe(true);
     expect(countsOf(live.counts).some((entry) => entry.startsWith('ci/current@'))).toBe(true);
-    expect(live.stats.skipped['truncated-line']).toBe(1);
+    expect(live.stats.skipped['incomplete-last-line']).toBe(1);
+    expect(live.stats.skipped['truncated-line']).toBe(0);
     expect(live.counts.newestRecordMs).toBe(offline.counts.newestRecordMs);
     expect(live.stats.accessesCounted).toBe(offline.stats.accessesCounted);
   });

@@ -64,6 +64,45 @@ describe('a night with less time than work', () => {
   });
 });
 
+describe('the budget bounds the whole run, listing included', () => {
+  const many = () => inventoryOf(Object.fromEntries(Array.from({ length: 40 }, (_, r) => [`ci/repo-${r}`, [manifest(`r${r}`)]])));
+  const heartbeat = [{ time: new Date(NOW.getTime() - DAY), operationName: 'Pull', repository: 'other', digest: digestOf('x'), registry: 'cicache' }];
+
+  it('ends a listing that would take longer than the budget at its end, deleting nothing, and says why', async () => {
+    const emulator = await startEmulator({ state: RegistryState.fromInventory(many()), latencyMs: 300 });
+    emulators.push(emulator);
+    const { logDir } = await writeScenario(many(), heartbeat);
+    const started = Date.now();
+    const report = await pass(emulator, logDir, { TIME_BUDGET_SECONDS: '1', REQUEST_TIMEOUT_SECONDS: '1', CONCURRENCY: '2' });
+    expect((Date.now() - started) / 1000).toBeLessThan(1 + 1 + 1.5);
+    expect(report.error).toBe('the time budget (TIME_BUDGET_SECONDS=1) ended while listing the registry; nothing was deleted');
+    expect(report.execution).toBeNull();
+    expect(emulator.requests.filter((entry) => entry.method === 'DELETE')).toEqual([]);
+  });
+
+  it('gives a hanging listing request one request timeout, then retries it', async () => {
+    const emulator = await startEmulator({ state: RegistryState.fromInventory(registry()) });
+    emulators.push(emulator);
+    emulator.addFault({ kind: 'hang', method: 'GET', path: /_manifests/, times: 1 });
+    const { logDir } = await writeScenario(registry(), heartbeat);
+    const report = await pass(emulator, logDir, { REQUEST_TIMEOUT_SECONDS: '0.5', DELETES_PER_MINUTE: '60000' });
+    expect(report.error).toBeNull();
+    expect(report.execution!.deleted).toHaveLength(63);
+    expect(emulator.requests.filter((entry) => entry.fault === 'hang')).toHaveLength(1);
+  });
+
+  it('stops a listing at once when the registry asks to wait past the budget, instead of sleeping', async () => {
+    const emulator = await startEmulator({ state: RegistryState.fromInventory(registry()) });
+    emulators.push(emulator);
+    emulator.addFault({ kind: 'retry-after', retryAfterSeconds: 3600, method: 'GET', path: /_catalog/, times: 100 });
+    const { logDir } = await writeScenario(registry(), heartbeat);
+    const started = Date.now();
+    const report = await pass(emulator, logDir, { TIME_BUDGET_SECONDS: '20' });
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(report.error).toMatch(/^listing the registry failed: the registry throttled the run and asked it to wait 3600 s \(Retry-After\)/);
+  });
+});
+
 describe('estimateBudget', () => {
   const config = loadConfig({ CONTAINER_REGISTRY: 'cicache', LOG_DIR: '.', TIME_BUDGET_SECONDS: '1500', DELETES_PER_MINUTE: '500' });
 

@@ -109,6 +109,119 @@ describe('planCleanup: the rules', () => {
   });
 });
 
+describe('planCleanup: evidence that cannot mislead', () => {
+  const reasonOf = (plan: Plan, label: string, repository?: string) =>
+    plan.decisions.find((decision) => decision.digest === digestOf(label) && (repository === undefined || decision.repository === repository))!.reason;
+
+  it('compares repository names and digests case-insensitively (the logs\' keys are lower-cased)', () => {
+    const inventory = inventoryOf({ 'CI/App': [manifest('pulled'), manifest('idle')] });
+    const plan = planCleanup({ inventory, accesses: accessesOf([['ci/app', digestOf('pulled'), 2]]), policy: policyOf(), now: NOW });
+    expect(reasonOf(plan, 'pulled')).toBe('accessed');
+    expect(deleted(plan)).toEqual([digestOf('idle')]);
+  });
+
+  it('never deletes a manifest whose digest an unusable record names, nor the rest of its index', () => {
+    const inventory = inventoryOf({
+      app: [manifest('named'), manifest('index', { relatedArtifacts: [{ digest: digestOf('child') }, { digest: digestOf('sibling') }] }), manifest('child'), manifest('sibling'), manifest('idle')],
+      other: [manifest('named')],
+    });
+    const accesses = accessesOf();
+    accesses.uncertainDigests.add(digestOf('named'));
+    accesses.uncertainDigests.add(digestOf('child'));
+    const plan = planCleanup({ inventory, accesses, policy: policyOf(), now: NOW });
+    expect(reasonOf(plan, 'named', 'app')).toBe('uncertain');
+    expect(reasonOf(plan, 'named', 'other')).toBe('uncertain');
+    expect(reasonOf(plan, 'index')).toBe('uncertain');
+    expect(reasonOf(plan, 'child')).toBe('uncertain');
+    expect(reasonOf(plan, 'sibling')).toBe('referenced');
+    expect(deleted(plan)).toEqual([digestOf('idle')]);
+  });
+
+  it('keeps a manifest with an uncertain digest written in upper case', () => {
+    const accesses = accessesOf();
+    accesses.uncertainDigests.add(digestOf('named'));
+    const inventory = inventoryOf({ app: [manifest('named', { digest: digestOf('named').toUpperCase().replace('SHA256', 'sha256') })] });
+    expect(planCleanup({ inventory, accesses, policy: policyOf(), now: NOW }).deletions).toEqual([]);
+  });
+});
+
+describe('planCleanup: referrers stay with their subject', () => {
+  const referrer = (label: string, subject: string, overrides: Partial<ManifestInfo> = {}) =>
+    manifest(label, { subject: digestOf(subject), artifactType: 'application/vnd.dev.cosign.artifact.sig.v1+json', mediaType: 'application/vnd.oci.image.manifest.v1+json', sizeInBytes: 300, ...overrides });
+  const decisionOf = (plan: Plan, label: string) => plan.decisions.find((decision) => decision.digest === digestOf(label))!;
+
+  it('keeps the referrers (transitively) of a kept subject', () => {
+    const inventory = inventoryOf({ app: [manifest('image'), referrer('signature', 'image'), referrer('signature-of-sbom', 'sbom'), referrer('sbom', 'image')] });
+    const plan = planCleanup({ inventory, accesses: accessesOf([['app', digestOf('image'), 3]]), policy: policyOf(), now: NOW });
+    expect(plan.deletions).toEqual([]);
+    expect(plan.decisions.map((decision) => decision.reason)).toEqual(['accessed', 'referenced', 'referenced', 'referenced']);
+  });
+
+  it.each([
+    ['pulled', (label: string) => referrer(label, 'image'), [['app', digestOf('signature'), 1]] as [string, string, number][]],
+    ['locked', (label: string) => referrer(label, 'image', { canDelete: false }), []],
+    ['protected', (label: string) => referrer(label, 'image', { tags: ['v1-sig'] }), []],
+    ['fresh', (label: string) => referrer(label, 'image', { createdOn: NOW }), []],
+  ] as const)('keeps the subject of a %s referrer, and so the subject\'s other referrers', (_, build, pulls) => {
+    const inventory = inventoryOf({ app: [manifest('image'), build('signature'), referrer('sbom', 'image')] });
+    const plan = planCleanup({ inventory, accesses: accessesOf([...pulls]), policy: policyOf({ protectTags: /^v\d/ }), now: NOW });
+    expect(plan.deletions).toEqual([]);
+    expect(decisionOf(plan, 'image').reason).toBe('referenced');
+    expect(decisionOf(plan, 'sbom').reason).toBe('referenced');
+  });
+
+  it('keeps the subject of a referrer named by an unusable record', () => {
+    const inventory = inventoryOf({ app: [manifest('image'), referrer('signature', 'image')] });
+    const accesses = accessesOf();
+    accesses.uncertainDigests.add(digestOf('signature'));
+    const plan = planCleanup({ inventory, accesses, policy: policyOf(), now: NOW });
+    expect(plan.deletions).toEqual([]);
+    expect([decisionOf(plan, 'image').reason, decisionOf(plan, 'signature').reason]).toEqual(['referenced', 'uncertain']);
+  });
+
+  it('lists the referrers of a deleted subject under it instead of deleting them on their own', () => {
+    const inventory = inventoryOf({ app: [manifest('image', { sizeInBytes: 5000 }), referrer('signature', 'image'), referrer('sbom', 'image'), referrer('sbom-signature', 'sbom')] });
+    const plan = planCleanup({ inventory, accesses: accessesOf(), policy: policyOf(), now: NOW });
+    expect(deleted(plan)).toEqual([digestOf('image')]);
+    expect(plan.deletions[0]!.referrers.map((decision) => decision.digest).sort()).toEqual([digestOf('signature'), digestOf('sbom'), digestOf('sbom-signature')].sort());
+    expect(decisionOf(plan, 'sbom-signature').deletedWith).toBe(digestOf('image'));
+    expect(plan.candidates).toBe(4);
+  });
+
+  it('judges a referrer whose subject is not in the inventory on its own', () => {
+    const inventory = inventoryOf({ app: [referrer('orphan', 'gone'), referrer('pulled-orphan', 'gone')] });
+    const plan = planCleanup({ inventory, accesses: accessesOf([['app', digestOf('pulled-orphan'), 1]]), policy: policyOf(), now: NOW });
+    expect(deleted(plan)).toEqual([digestOf('orphan')]);
+  });
+
+  it('defers the referrers of a deferred subject with it', () => {
+    const inventory = inventoryOf({ app: [manifest('older', { lastUpdatedOn: new Date(NOW.getTime() - 40 * DAY) }), manifest('image'), referrer('signature', 'image')] });
+    const plan = planCleanup({ inventory, accesses: accessesOf(), policy: policyOf({ maxDeletes: 1 }), now: NOW });
+    expect(deleted(plan)).toEqual([digestOf('older')]);
+    expect([decisionOf(plan, 'image').reason, decisionOf(plan, 'signature').reason]).toEqual(['deferred', 'deferred']);
+    expect(decisionOf(plan, 'signature').action).toBe('keep');
+  });
+
+  it('keeps referrers that are each other\'s subject (malformed data), rather than leaving them undecided', () => {
+    const inventory = inventoryOf({ app: [referrer('a', 'b'), referrer('b', 'a')] });
+    const plan = planCleanup({ inventory, accesses: accessesOf(), policy: policyOf(), now: NOW });
+    expect(plan.deletions).toEqual([]);
+    expect(plan.decisions.map((decision) => [decision.action, decision.reason])).toEqual([
+      ['keep', 'referenced'],
+      ['keep', 'referenced'],
+    ]);
+  });
+
+  it('deletes an index before the subject that carries its child away', () => {
+    const inventory = inventoryOf({
+      app: [manifest('index', { relatedArtifacts: [{ digest: digestOf('attestation') }] }), manifest('image', { lastUpdatedOn: new Date(NOW.getTime() - 40 * DAY) }), referrer('attestation', 'image')],
+    });
+    const plan = planCleanup({ inventory, accesses: accessesOf(), policy: policyOf(), now: NOW });
+    expect(deleted(plan)).toEqual([digestOf('index'), digestOf('image')]);
+    expect(plan.deletions[1]!.deleteAfter).toEqual([digestOf('index')]);
+  });
+});
+
 describe('planCleanup: guards', () => {
   const inventory = inventoryOf({ app: [manifest('a'), manifest('b'), manifest('c'), manifest('d')] });
 
@@ -126,6 +239,32 @@ describe('planCleanup: guards', () => {
     expect(plan.aborted?.message).toContain('25.0 hours ago');
   });
 
+  it('refuses when the newest record the reader reports is stale, however many records and accesses lie in the window', () => {
+    const accesses = accessesOf([['app', digestOf('a'), 5]]);
+    accesses.newestRecordMs = NOW.getTime() - 30 * 3_600_000;
+    accesses.recordsInWindow = 100_000;
+    const plan = planCleanup({ inventory, accesses, policy: policyOf({ logMaxStalenessHours: 24 }), now: NOW });
+    expect(plan.aborted?.reason).toBe('logs-stale');
+    expect(plan.deletions).toEqual([]);
+  });
+
+  it('refuses when more than the allowed share of the records in the window could not be used, naming the counts', () => {
+    const accesses = accessesOf([['app', digestOf('a'), 1]]);
+    accesses.recordsInWindow = 998;
+    accesses.unusableRecords = 2;
+    const refused = planCleanup({ inventory, accesses, policy: policyOf({ logMaxUnusablePercent: 0.1 }), now: NOW });
+    expect(refused.aborted?.reason).toBe('logs-unusable');
+    expect(refused.aborted?.message).toContain('2 of 1000 log records (0.20 %)');
+    expect(refused.deletions).toEqual([]);
+    expect(planCleanup({ inventory, accesses, policy: policyOf({ logMaxUnusablePercent: 0.2 }), now: NOW }).aborted).toBeNull();
+  });
+
+  it('refuses as logs-unusable, not logs-missing, when every record was unusable', () => {
+    const accesses = new AccessCounts();
+    accesses.unusableRecords = 40;
+    expect(planCleanup({ inventory, accesses, policy: policyOf({ logMaxUnusablePercent: 50 }), now: NOW }).aborted?.reason).toBe('logs-unusable');
+  });
+
   it('refuses when more than the allowed share would go', () => {
     const accesses = accessesOf([['app', digestOf('a'), 1]]);
     expect(planCleanup({ inventory, accesses, policy: policyOf({ maxDeletePercent: 74 }), now: NOW }).aborted?.reason).toBe('too-many-deletions');
@@ -141,6 +280,8 @@ describe('planCleanup: invariants over random registries', () => {
     ageDays: fc.integer({ min: 0, max: 40 }),
     tags: fc.array(fc.constantFrom('latest', 'v1', 'pr-1', 'buildcache'), { maxLength: 2 }),
     children: fc.array(labels, { maxLength: 3 }),
+    subject: fc.option(labels, { nil: undefined }),
+    uncertain: fc.boolean(),
     accesses: fc.integer({ min: 0, max: 3 }),
     accessDaysAgo: fc.integer({ min: 0, max: 6 }),
   });
@@ -168,9 +309,11 @@ describe('planCleanup: invariants over random registries', () => {
           lastUpdatedOn: new Date(NOW.getTime() - m.ageDays * DAY),
           tags: m.tags,
           relatedArtifacts: m.children.filter((child) => child !== m.label).map((child) => ({ digest: digestOf(child) })),
+          subject: m.subject === undefined || m.subject === m.label ? undefined : digestOf(m.subject),
         }),
       );
       for (const m of manifests) if (m.accesses > 0) accesses.add(name, digestOf(m.label), NOW.getTime() - m.accessDaysAgo * DAY, m.accesses);
+      for (const m of manifests) if (m.uncertain && m.label % 3 === 0) accesses.uncertainDigests.add(digestOf(m.label));
     });
     const policy = policyOf({ minAccessCount: input.minAccessCount, graceDays: input.graceDays, maxDeletes: input.maxDeletes, maxDeletePercent: input.maxDeletePercent, protectTags: /^v\d/ });
     return { inventory: inventoryOf(repositories), accesses, policy };
@@ -183,21 +326,34 @@ describe('planCleanup: invariants over random registries', () => {
   });
 
   function checkInvariants(inventory: Inventory, accesses: AccessCounts, plan: Plan) {
-    const doomed = new Set(plan.deletions.map((decision) => `${decision.repository}@${decision.digest}`));
+    const doomed = new Set(plan.deletions.flatMap((decision) => [decision, ...decision.referrers]).map((decision) => `${decision.repository}@${decision.digest}`));
+    const deletedAlone = new Set(plan.deletions.map((decision) => `${decision.repository}@${decision.digest}`));
     const graceStart = NOW.getTime() - plan.policy.graceDays * DAY;
     expect(plan.decisions.length).toBe(inventory.repositories.reduce((sum, repository) => sum + repository.manifests.length, 0));
     if (plan.aborted) expect(plan.deletions).toEqual([]);
     if (plan.policy.maxDeletes !== undefined) expect(plan.deletions.length).toBeLessThanOrEqual(plan.policy.maxDeletes);
-    expect(doomed.size).toBe(plan.deletions.length);
+    expect(deletedAlone.size).toBe(plan.deletions.length);
+    const goingDecisions = plan.decisions.filter((decision) => decision.action === 'delete').map((decision) => `${decision.repository}@${decision.digest}`);
+    if (!plan.aborted) expect(new Set(goingDecisions), 'every decision to delete is deleted, alone or with its subject').toEqual(doomed);
     for (const repository of inventory.repositories) {
+      const present = new Set(repository.manifests.map((m) => m.digest));
+      for (const m of repository.manifests) {
+        if (m.subject === undefined || !present.has(m.subject)) continue;
+        const key = (digest: string) => `${repository.name}@${digest}`;
+        expect(doomed.has(key(m.digest)), 'a referrer goes exactly when its subject goes').toBe(doomed.has(key(m.subject)));
+        expect(deletedAlone.has(key(m.digest)), 'a referrer of a present subject is never deleted on its own').toBe(false);
+      }
       const position = new Map(plan.deletions.filter((d) => d.repository === repository.name).map((d, index) => [d.digest, index]));
       for (const m of repository.manifests) {
         const goes = doomed.has(`${repository.name}@${m.digest}`);
+        if (goes && !plan.aborted) expect(plan.decisions.find((d) => d.repository === repository.name && d.digest === m.digest)!.action).toBe('delete');
         if (!goes) {
           for (const child of m.relatedArtifacts) expect(doomed.has(`${repository.name}@${child.digest}`), 'child of a kept index').toBe(false);
           continue;
         }
         expect(m.canDelete, 'locked').toBe(true);
+        expect(accesses.uncertainDigests.has(m.digest), 'uncertain').toBe(false);
+        for (const child of m.relatedArtifacts) expect(accesses.uncertainDigests.has(child.digest) && present.has(child.digest), 'an index with an uncertain child').toBe(false);
         expect(m.createdOn.getTime() < graceStart && m.lastUpdatedOn.getTime() < graceStart, 'fresh').toBe(true);
         expect(m.tags.some((tag) => /^v\d/.test(tag)), 'protected').toBe(false);
         expect(accesses.get(repository.name, m.digest)?.count ?? 0).toBeLessThan(plan.policy.minAccessCount);

@@ -64,7 +64,12 @@ describe('the registry adapter against the ACR emulator', () => {
     const dataCalls = emulator.requests.filter((entry) => entry.status === 200 && !entry.path.startsWith('/oauth2'));
     expect(dataCalls.filter((entry) => entry.path.includes('/_manifests/'))).toHaveLength(2);
     expect(dataCalls.filter((entry) => /\/_manifests(\?|$)/.test(entry.path))).toHaveLength(4);
-    expect(emulator.requests.filter((entry) => entry.path.startsWith('/v2/'))).toEqual([]);
+    // Manifest documents only of those that can be OCI referrers: untagged OCI manifests that no index lists.
+    const documents = emulator.requests.filter((entry) => entry.path.startsWith('/v2/') && entry.status === 200).map((entry) => decodeURIComponent(entry.path));
+    expect(documents.sort()).toEqual(
+      [['ci/app', 'locked'], ['ci/app', 'index-used'], ['ci/app', 'index-unused'], ['ci/empty-soon', 'lonely']].map(([repository, label]) => `/v2/${repository}/manifests/${digestOf(label!)}`).sort(),
+    );
+    expect(source.stats).toMatchObject({ referrerLookups: 4, referrers: 0 });
   });
 
   it('runs a full pass: logs from a folder, live inventory, real deletions of exactly the plan', async () => {
@@ -106,7 +111,7 @@ describe('the last check before each deletion', () => {
     });
     const execution = report.execution!;
     expect(execution.deleted.map((entry) => entry.digest)).toEqual([digestOf('e')]);
-    expect(execution.alreadyGone).toBe(1);
+    expect(execution.alreadyGone).toEqual([{ repository: 'ci/app', digest: digestOf('d') }]);
     expect(Object.fromEntries(execution.skipped.map((skip) => [skip.digest, skip.why]))).toEqual({
       [digestOf('a')]: expect.stringContaining('it is now fresh'),
       [digestOf('b')]: expect.stringContaining('it is now protected'),

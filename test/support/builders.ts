@@ -28,5 +28,5 @@ export function accessesOf(entries: [repository: string, digest: string, count: 
 }
 
 export function policyOf(overrides: Partial<Policy> = {}): Policy {
-  return { historyDays: 7, minAccessCount: 1, graceDays: 7, logMaxStalenessHours: 24, maxDeletePercent: 100, ...overrides };
+  return { historyDays: 7, minAccessCount: 1, graceDays: 7, logMaxStalenessHours: 24, logMaxUnusablePercent: 0.1, maxDeletePercent: 100, ...overrides };
 }

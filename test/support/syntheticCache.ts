@@ -143,12 +143,16 @@ export function generateCiCache(options: CiCacheOptions): CiCache {
   for (let r = 0; r < options.repositories; r++) {
     const name = `ci/${teams[r % teams.length]}/${components[Math.floor(r / teams.length) % components.length]}${r >= teams.length * components.length ? `-${r}` : ''}`;
     const manifests: ManifestInfo[] = [];
+    const tagsUsed = new Set<string>();
     for (let m = 0; m < options.manifestsPerRepository; m++) {
       const createdMs = nowMs - Math.floor(random() * ageDays * DAY_MS);
       const isIndex = random() < (options.multiArchShare ?? 0.08);
       const locked = random() < (options.lockedShare ?? 0.03);
       const active = random() < (options.activeShare ?? 0.25);
-      const tag = m === 0 ? 'buildcache' : random() < 0.5 ? `pr-${1000 + Math.floor(random() * 9000)}` : undefined;
+      const drawn = m === 0 ? 'buildcache' : random() < 0.5 ? `pr-${1000 + Math.floor(random() * 9000)}` : undefined;
+      // A tag names one manifest: a repeated draw leaves the manifest untagged (the draws stay the same).
+      const tag = drawn === undefined || tagsUsed.has(drawn) ? undefined : drawn;
+      if (tag !== undefined) tagsUsed.add(tag);
       const children: ManifestInfo[] = [];
       if (isIndex) {
         for (const architecture of ['amd64', 'arm64']) {

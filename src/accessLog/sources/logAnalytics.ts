@@ -13,6 +13,11 @@ export interface LogAnalyticsOptions {
   credential: TokenCredential;
   /** The query endpoint, `https://api.loganalytics.io/v1` unless a sovereign cloud (or a test) needs another. */
   endpoint?: string;
+  /**
+   * The token audience, `https://api.loganalytics.io` unless a sovereign cloud needs another. Passed as the
+   * credential scope: the client (1.0.0) reads only `credentials.scopes`, not its `audience` option.
+   */
+  audience?: string;
   serverTimeoutSeconds?: number;
 }
 
@@ -22,18 +27,25 @@ function kqlString(text: string): string {
 }
 
 /**
- * The whole count in one query: the same filter as the archive reader (successful pulls and pushes of a
- * well-formed digest, not by this tool, not by an ignored user agent), aggregated per repository and
- * digest, plus one evidence row (records of any kind, the newest) for the staleness guards.
+ * The whole count in one query, filtering exactly as the archive reader classifies records (record.ts): this
+ * registry's records (the last segment of `_ResourceId`, compared case-insensitively) with a time in
+ * `[start, end]` (nothing after now counts, not even as evidence); successful (`ResultType` `HttpStatusCode`,
+ * `ResultDescription` 200 or 201) pulls and pushes of a present repository and a well-formed digest, both
+ * lower-cased as the reader keys them; not by this tool (its user agent at the start or after a space, case as
+ * sent) nor by an ignored user agent (`IGNORE_USER_AGENTS` is RE2 syntax, as `matches regex` is). Aggregated per
+ * repository and digest, plus one evidence row (records of any kind, the newest) for the staleness guards.
  */
 export function accessQuery(filter: RecordFilter): string {
-  const registry = filter.registryName === undefined ? '' : `\n| where _ResourceId endswith ${kqlString(`/registries/${filter.registryName}`)}`;
+  const { startMs, endMs } = filter.window;
+  const registry = filter.registryName === undefined ? '' : `\n| where _ResourceId endswith ${kqlString(`/${filter.registryName}`)}`;
   const ignored = filter.ignoreUserAgents === undefined ? '' : `\n| where not(UserAgent matches regex ${kqlString(filter.ignoreUserAgents.source)})`;
-  return `let events = ContainerRegistryRepositoryEvents${registry};
+  return `let events = ContainerRegistryRepositoryEvents
+| where TimeGenerated between (datetime(${new Date(startMs).toISOString()}) .. datetime(${new Date(endMs).toISOString()}))${registry};
 events
-| where OperationName in ("Pull", "Push") and ResultDescription in ("200", "201")
+| where OperationName in ("Pull", "Push") and ResultType == "HttpStatusCode" and ResultDescription in ("200", "201")
+| extend Repository = tolower(Repository), Digest = tolower(Digest)
 | where isnotempty(Repository) and Repository != "<nil>" and Digest matches regex "^sha256:[0-9a-f]{64}$"
-| where not(UserAgent startswith ${kqlString(OWN_USER_AGENT_PREFIX)})${ignored}
+| where not(UserAgent startswith_cs ${kqlString(OWN_USER_AGENT_PREFIX)} or UserAgent contains_cs ${kqlString(` ${OWN_USER_AGENT_PREFIX}`)})${ignored}
 | summarize AccessCount = count(), LastAccess = max(TimeGenerated) by Repository, Digest
 | extend Kind = "access"
 | union (events | summarize AccessCount = count(), LastAccess = max(TimeGenerated) | extend Kind = "evidence", Repository = "", Digest = "")
@@ -51,6 +63,7 @@ export class LogAnalyticsLogSource implements AccessLogSource {
   async read(filter: RecordFilter, signal?: AbortSignal): Promise<LogReadResult> {
     const client = new LogsQueryClient(this.options.credential, {
       endpoint: this.options.endpoint,
+      credentials: { scopes: [`${this.options.audience ?? 'https://api.loganalytics.io'}/.default`] },
       userAgentOptions: { userAgentPrefix: USER_AGENT_PREFIX },
     });
     let result;

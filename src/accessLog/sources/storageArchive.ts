@@ -3,7 +3,8 @@ import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { forEachConcurrently } from '../../concurrency.js';
 import type { StorageAccountRef } from '../../config.js';
 import { USER_AGENT_PREFIX } from '../../report.js';
-import { AccessCounts, LogStats, readLogStream } from '../counts.js';
+import { AccessCounts, LogStats } from '../counts.js';
+import { readLogStream, finishReading } from '../logFile.js';
 import type { RecordFilter, TimeWindow } from '../record.js';
 import { mayHoldWindow, pathPatternMatcher } from './archiveLayout.js';
 import { LogSourceError, type AccessLogSource, type LogReadResult } from './source.js';
@@ -75,6 +76,7 @@ export class StorageArchiveLogSource implements AccessLogSource {
       }
       const selected = blobs.filter((name) => matches(name) && mayHoldWindow(name, filter.window));
       await this.readBlobs(container, selected, filter, counts, stats, signal);
+      finishReading(counts, stats);
       stats.notes.push(
         `archive: ${this.archive.registryFolders.length} registry folder(s), ${this.archive.listCalls} list call(s), ${this.archive.blobsListed} blob(s) listed, ${this.archive.blobsRead} read`,
       );

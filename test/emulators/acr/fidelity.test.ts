@@ -1,5 +1,5 @@
 /**
- * Replays every real exchange recorded by the Azure SDK test suites (../shared/reference/acr-recordings)
+ * Replays every real exchange recorded by the Azure SDK test suites (./recordings, kept as fixtures)
  * against the emulator, seeded with the state the recordings reveal, and compares the status, the headers
  * that matter (WWW-Authenticate, Link, Content-Type), the error codes and the JSON body's shape.
  */
@@ -11,7 +11,7 @@ import { startEmulator } from '../../support/emulator.js';
 import { RegistryState, UNLOCKED, type EmulatedManifest, type EmulatedTag } from './registryState.js';
 import type { AcrEmulator } from './server.js';
 
-const RECORDINGS = join(import.meta.dirname, '..', '..', '..', '..', 'shared', 'reference', 'acr-recordings');
+const RECORDINGS = join(import.meta.dirname, 'recordings');
 
 interface Exchange {
   method: string;

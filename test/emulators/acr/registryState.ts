@@ -25,6 +25,8 @@ export interface EmulatedManifest {
   references?: { digest: string; architecture?: string; os?: string }[];
   /** The manifest this one refers to (a signature, an SBOM): deleted with it. */
   subject?: string;
+  /** An OCI 1.1 artifact's type (the manifest's `artifactType`); the referrers API falls back to the config's media type. */
+  artifactType?: string;
 }
 
 export interface EmulatedTag {
@@ -43,6 +45,10 @@ export interface EmulatedRepository {
   manifests: Map<string, EmulatedManifest>;
   tags: Map<string, EmulatedTag>;
 }
+
+/** The config media type the OCI image spec prescribes for an artifact without a config of its own. */
+export const EMPTY_CONFIG_MEDIA_TYPE = 'application/vnd.oci.empty.v1+json';
+export const OCI_MANIFEST_MEDIA_TYPE = 'application/vnd.oci.image.manifest.v1+json';
 
 export const INDEX_MEDIA_TYPES = new Set([
   'application/vnd.docker.distribution.manifest.list.v2+json',
@@ -83,6 +89,11 @@ export class RegistryState {
         changeableAttributes: { ...UNLOCKED },
       });
     }
+  }
+
+  /** Manifests of the repository whose `subject` is `digest`, sorted by digest. */
+  referrersOf(repository: EmulatedRepository, digest: string): EmulatedManifest[] {
+    return this.sortedManifests(repository).filter((manifest) => manifest.subject === digest);
   }
 
   tagsOf(repository: EmulatedRepository, digest: string): string[] {
@@ -138,8 +149,9 @@ export class RegistryState {
             imageSize: manifest.sizeInBytes,
             createdTime: serviceTime(manifest.createdOn),
             lastUpdateTime: serviceTime(manifest.lastUpdatedOn),
-            mediaType: manifest.mediaType ?? (children.length > 0 ? 'application/vnd.oci.image.index.v1+json' : 'application/vnd.oci.image.manifest.v1+json'),
-            ...(children.length > 0 ? {} : { architecture: 'amd64', os: 'linux' }),
+            mediaType: manifest.mediaType ?? (children.length > 0 ? 'application/vnd.oci.image.index.v1+json' : OCI_MANIFEST_MEDIA_TYPE),
+            ...(children.length > 0 || manifest.subject !== undefined ? {} : { architecture: 'amd64', os: 'linux' }),
+            ...(manifest.subject !== undefined ? { subject: manifest.subject, artifactType: manifest.artifactType, configMediaType: EMPTY_CONFIG_MEDIA_TYPE } : {}),
             changeableAttributes: { ...UNLOCKED, deleteEnabled: manifest.canDelete, writeEnabled: manifest.canDelete },
             references: children.length > 0 ? children.map((child) => ({ digest: child.digest, architecture: child.architecture, os: child.operatingSystem })) : undefined,
           },
@@ -171,6 +183,8 @@ export class RegistryState {
             canDelete: manifest.changeableAttributes.deleteEnabled && manifest.changeableAttributes.writeEnabled,
             mediaType: manifest.mediaType,
             relatedArtifacts: (manifest.references ?? []).map((child) => ({ digest: child.digest, architecture: child.architecture, operatingSystem: child.os })),
+            ...(manifest.subject !== undefined ? { subject: manifest.subject } : {}),
+            ...(manifest.subject !== undefined && manifest.artifactType !== undefined ? { artifactType: manifest.artifactType } : {}),
           })),
         };
       }),

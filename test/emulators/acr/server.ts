@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { createTestCa, issueServerCertificate, type CertificateAuthority } from './tls.js';
-import { INDEX_MEDIA_TYPES, RegistryState, type EmulatedManifest, type EmulatedRepository } from './registryState.js';
+import { INDEX_MEDIA_TYPES, OCI_MANIFEST_MEDIA_TYPE, RegistryState, type EmulatedManifest, type EmulatedRepository } from './registryState.js';
 
 export type OperationClass = 'read' | 'write' | 'delete' | 'oauth';
 
@@ -13,7 +13,18 @@ export interface RateLimit {
   windowMs: number;
 }
 
-export type FaultKind = '429-without-retry-after' | '403' | '500' | '503' | 'drop-connection' | 'slow' | 'expire-token';
+export type FaultKind =
+  | '429-without-retry-after'
+  | 'retry-after'
+  | '403'
+  | '500'
+  | '503'
+  | 'drop-connection'
+  | 'lose-response'
+  | 'hang'
+  | 'slow'
+  | 'expire-token'
+  | 'revoke-tokens';
 
 export interface FaultRule {
   kind: FaultKind;
@@ -22,8 +33,20 @@ export interface FaultRule {
   path?: RegExp;
   /** How many matching requests the fault hits; afterwards it is spent. */
   times?: number;
+  /** Lets this many matching requests through before the fault starts hitting. */
+  after?: number;
   /** For `slow`: how long to wait before answering. */
   delayMs?: number;
+  /** For `retry-after`: the seconds the 429 asks the client to wait. */
+  retryAfterSeconds?: number;
+}
+
+/** A user name and password the token endpoint accepts (`grant_type=password`), as an admin user or a repository-scoped token. */
+export interface PasswordCredential {
+  username: string;
+  password: string;
+  /** Scopes this credential may be granted (a repository-scoped token's scope map); all when absent. */
+  scopes?: RegExp;
 }
 
 export interface RequestLogEntry {
@@ -32,11 +55,13 @@ export interface RequestLogEntry {
   status: number;
   operationClass: OperationClass;
   timeMs: number;
+  /** When the answer was sent (absent while none was). */
+  answeredMs?: number;
   fault?: FaultKind;
 }
 
 export interface AcrEmulatorOptions {
-  /** The registry's login server, used in challenges and bodies (default `cicache.azurecr.io`). */
+  /** The registry's login server, used in challenges and bodies (default `cicache.azurecr.io`); `{port}` is replaced by the port. */
   loginServer?: string;
   /** The host in the challenge's realm (default: the login server). */
   realmHost?: string;
@@ -52,6 +77,8 @@ export interface AcrEmulatorOptions {
   anonymousPull?: boolean;
   /** Scopes never granted, as for an identity without a role (e.g. /:delete$/ without AcrDelete). */
   deniedScopes?: RegExp;
+  /** Accepted by `grant_type=password` token requests (the Azure CLI's `--username/--password`). */
+  passwordCredentials?: PasswordCredential[];
 }
 
 interface AccessToken {
@@ -84,7 +111,7 @@ class HttpError extends Error {
  */
 export class AcrEmulator {
   readonly requests: RequestLogEntry[] = [];
-  readonly faults: (FaultRule & { remaining: number })[] = [];
+  readonly faults: (FaultRule & { remaining: number; passed: number })[] = [];
   private readonly accessTokens = new Map<string, AccessToken>();
   private readonly refreshTokens = new Map<string, number>();
   private readonly windows = new Map<OperationClass, { startMs: number; count: number }>();
@@ -96,7 +123,7 @@ export class AcrEmulator {
   private constructor(
     private readonly server: Server,
     readonly state: RegistryState,
-    readonly loginServer: string,
+    public loginServer: string,
     readonly caCertificatePem: string,
     private readonly options: AcrEmulatorOptions,
   ) {
@@ -107,7 +134,7 @@ export class AcrEmulator {
   static async start(options: AcrEmulatorOptions = {}): Promise<AcrEmulator> {
     const loginServer = options.loginServer ?? 'cicache.azurecr.io';
     const ca = options.ca ?? (await createTestCa());
-    const certificate = await issueServerCertificate(ca, [loginServer]);
+    const certificate = await issueServerCertificate(ca, [loginServer.replace(/:.*$/, '')]);
     const server = createServer({ cert: certificate.certificatePem, key: certificate.privateKeyPem }, (request, response) => {
       void emulator.handle(request, response);
     });
@@ -121,6 +148,7 @@ export class AcrEmulator {
       server.once('error', reject);
       server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
     });
+    emulator.loginServer = loginServer.replace('{port}', String(emulator.port));
     return emulator;
   }
 
@@ -134,7 +162,7 @@ export class AcrEmulator {
   }
 
   addFault(rule: FaultRule): void {
-    this.faults.push({ ...rule, remaining: rule.times ?? 1 });
+    this.faults.push({ ...rule, remaining: rule.times ?? 1, passed: 0 });
   }
 
   /** Makes every access and refresh token issued so far invalid, as an expiry would. */
@@ -162,7 +190,8 @@ export class AcrEmulator {
     const body = await readBody(request);
     if (this.latencyMs > 0) await sleep(this.latencyMs);
 
-    const fault = this.takeFault(method, path);
+    const fault = this.takeFault(method, path, request.headers.authorization !== undefined);
+    let answer = response;
     if (fault !== undefined) {
       entry.fault = fault.kind;
       switch (fault.kind) {
@@ -170,12 +199,23 @@ export class AcrEmulator {
           entry.status = -1;
           request.socket.destroy();
           return;
+        case 'hang':
+          // Never answers: the client must give up on its own (the socket closes when the emulator stops).
+          entry.status = -1;
+          return;
+        case 'lose-response':
+          // The request is carried out, then the connection drops before the answer leaves.
+          answer = droppedAnswer(response, request.socket);
+          break;
         case 'slow':
           await sleep(fault.delayMs ?? 1000);
           break;
         case 'expire-token':
+        case 'revoke-tokens':
           this.expireTokens();
           break;
+        case 'retry-after':
+          return this.send(response, entry, 429, errorBody('TOOMANYREQUESTS', 'too many requests'), { 'Retry-After': String(fault.retryAfterSeconds ?? 60) });
         case '429-without-retry-after':
           return this.send(response, entry, 429, errorBody('TOOMANYREQUESTS', 'too many requests'), {});
         case '403':
@@ -191,19 +231,19 @@ export class AcrEmulator {
     // they apply once the request is authorised (a 401 challenge has no identity to count against).
     if (operationClass === 'oauth') {
       const retryAfter = this.throttle(operationClass);
-      if (retryAfter !== undefined) return this.send(response, entry, 429, errorBody('TOOMANYREQUESTS', 'too many requests'), { 'Retry-After': String(retryAfter) });
+      if (retryAfter !== undefined) return this.send(answer, entry, 429, errorBody('TOOMANYREQUESTS', 'too many requests'), { 'Retry-After': String(retryAfter) });
     }
 
     try {
-      await this.route(method, path, new URLSearchParams(query), body, request, response, entry);
+      await this.route(method, path, new URLSearchParams(query), body, request, answer, entry);
     } catch (error) {
       if (error instanceof HttpError) {
         const headers = dataPlaneHeaders();
         if (error.challenge !== undefined) headers['WWW-Authenticate'] = error.challenge;
         if (error.retryAfter !== undefined) headers['Retry-After'] = String(error.retryAfter);
-        this.sendJson(response, entry, error.status, errorBody(error.code, error.message, error.detail), headers);
+        this.sendJson(answer, entry, error.status, errorBody(error.code, error.message, error.detail), headers);
       } else {
-        this.send(response, entry, 500, errorBody('INTERNAL_SERVER_ERROR', String(error)), dataPlaneHeaders());
+        this.send(answer, entry, 500, errorBody('INTERNAL_SERVER_ERROR', String(error)), dataPlaneHeaders());
       }
     }
   }
@@ -221,7 +261,17 @@ export class AcrEmulator {
       this.authorize(authorization, 'registry:catalog:*', classify(method, path));
       return this.catalog(query, response, entry);
     }
-    let match = /^\/v2\/(.+)\/manifests\/([^/]+)$/.exec(path);
+    if (path === '/v2/_catalog' && method === 'GET') {
+      this.authorize(authorization, 'registry:catalog:*', classify(method, path));
+      return this.distributionCatalog(query, response, entry);
+    }
+    let match = /^\/v2\/(.+)\/referrers\/([^/]+)$/.exec(path);
+    if (match && method === 'GET') {
+      const repository = decodeURIComponent(match[1]!);
+      this.authorize(authorization, `repository:${repository}:pull`, classify(method, path));
+      return this.listReferrers(repository, decodeURIComponent(match[2]!), query, response, entry);
+    }
+    match = /^\/v2\/(.+)\/manifests\/([^/]+)$/.exec(path);
     if (match) {
       const repository = decodeURIComponent(match[1]!);
       const reference = decodeURIComponent(match[2]!);
@@ -320,6 +370,7 @@ export class AcrEmulator {
     if (form.get('service') !== this.loginServer) {
       return this.sendToken(response, entry, 400, errorBody('UNSUPPORTED', `the service ${form.get('service')} is not this registry`));
     }
+    if (grantType === 'password' && form.has('username')) return this.passwordGrant(form, scopes, response, entry);
     if (grantType === 'password' && refreshToken === '' && this.options.anonymousPull) {
       const readOnly = scopes.filter((scope) => /:(pull|metadata_read|\*)$/.test(scope));
       return this.issueAccessToken(readOnly, response, entry);
@@ -331,14 +382,23 @@ export class AcrEmulator {
     this.issueAccessToken(scopes, response, entry);
   }
 
-  private issueAccessToken(scopes: string[], response: ServerResponse, entry: RequestLogEntry): void {
+  /** An admin user or a repository-scoped token: user name and password, granted what its scope map allows. */
+  private passwordGrant(form: URLSearchParams, scopes: string[], response: ServerResponse, entry: RequestLogEntry): void {
+    const credential = this.options.passwordCredentials?.find((candidate) => candidate.username === form.get('username') && candidate.password === form.get('password'));
+    if (credential === undefined) {
+      return this.sendToken(response, entry, 401, errorBody('UNAUTHORIZED', 'authentication required, visit https://aka.ms/acr/authorization for more information.'));
+    }
+    this.issueAccessToken(scopes, response, entry, credential.scopes);
+  }
+
+  private issueAccessToken(scopes: string[], response: ServerResponse, entry: RequestLogEntry, allowed?: RegExp): void {
     const token = randomBytes(24).toString('base64url');
     const granted = new Set<string>();
     for (const scope of scopes) {
       const [type, name, actions] = splitScope(scope);
       for (const action of actions.split(',')) {
         const single = `${type}:${name}:${action}`;
-        if (!this.options.deniedScopes?.test(single)) granted.add(single);
+        if (!this.options.deniedScopes?.test(single) && (allowed === undefined || allowed.test(single))) granted.add(single);
       }
     }
     this.accessTokens.set(token, { scopes: granted, expiresAtMs: Date.now() + (this.options.accessTokenTtlSeconds ?? 3600) * 1000 });
@@ -359,6 +419,14 @@ export class AcrEmulator {
     const headers = dataPlaneHeaders();
     if (page.next !== undefined) headers.Link = `</acr/v1/_catalog?last=${encodeURIComponent(page.next)}&n=${page.size}&orderby=${query.get('orderby') ?? ''}>; rel="next"`;
     this.sendJson(response, entry, 200, { repositories: page.items.length > 0 ? page.items : null }, headers);
+  }
+
+  /** The Docker distribution API's catalog (`/v2/_catalog`), which the Azure CLI's `acr repository list` reads. */
+  private distributionCatalog(query: URLSearchParams, response: ServerResponse, entry: RequestLogEntry): void {
+    const page = pageAfter(this.state.sortedRepositoryNames(), (name) => name, query);
+    const headers = dataPlaneHeaders();
+    if (page.next !== undefined) headers.Link = `</v2/_catalog?last=${encodeURIComponent(page.next)}&n=${page.size}>; rel="next"`;
+    this.sendJson(response, entry, 200, { repositories: page.items }, headers);
   }
 
   private getRepository(name: string, response: ServerResponse, entry: RequestLogEntry): void {
@@ -447,22 +515,76 @@ export class AcrEmulator {
         ? new HttpError(404, 'MANIFEST_UNKNOWN', `manifest ${reference} is not found`, { Digest: reference })
         : new HttpError(404, 'MANIFEST_UNKNOWN', `manifest tagged by "${reference}" is not found`, { Tag: reference });
     }
+    const text = this.manifestDocument(repository, manifest);
+    entry.status = 200;
+    response.writeHead(200, { ...dataPlaneHeaders(), 'Content-Type': manifest.mediaType, 'Docker-Content-Digest': manifest.digest, 'Content-Length': String(Buffer.byteLength(text)) });
+    response.end(method === 'HEAD' ? undefined : text);
+  }
+
+  /**
+   * A synthetic manifest document: an index lists its children, an image manifest its config; an OCI 1.1
+   * referrer also carries `artifactType` and `subject` (a descriptor of the manifest it refers to). Its hash is
+   * not its digest (digests come from the seed), so clients that verify digests cannot read it.
+   */
+  private manifestDocument(repository: EmulatedRepository, manifest: EmulatedManifest): string {
+    const subject = manifest.subject === undefined ? undefined : repository.manifests.get(manifest.subject);
+    const subjectField =
+      manifest.subject === undefined
+        ? {}
+        : { subject: { mediaType: subject?.mediaType ?? OCI_MANIFEST_MEDIA_TYPE, digest: manifest.subject, size: subject === undefined ? 0 : Buffer.byteLength(this.manifestDocument(repository, { ...subject, subject: undefined })) } };
+    const artifactType = manifest.artifactType === undefined ? {} : { artifactType: manifest.artifactType };
     const document = INDEX_MEDIA_TYPES.has(manifest.mediaType)
       ? {
           schemaVersion: 2,
           mediaType: manifest.mediaType,
+          ...artifactType,
           manifests: (manifest.references ?? []).map((child) => ({
-            mediaType: repository.manifests.get(child.digest)?.mediaType ?? 'application/vnd.oci.image.manifest.v1+json',
+            mediaType: repository.manifests.get(child.digest)?.mediaType ?? OCI_MANIFEST_MEDIA_TYPE,
             digest: child.digest,
             size: 1024,
             platform: { architecture: child.architecture ?? 'amd64', os: child.os ?? 'linux' },
           })),
+          ...subjectField,
         }
-      : { schemaVersion: 2, mediaType: manifest.mediaType, config: { mediaType: manifest.configMediaType ?? 'application/vnd.oci.image.config.v1+json', digest: manifest.digest, size: 1024 }, layers: [] };
-    const text = JSON.stringify(document);
+      : {
+          schemaVersion: 2,
+          mediaType: manifest.mediaType,
+          ...artifactType,
+          config: { mediaType: manifest.configMediaType ?? 'application/vnd.oci.image.config.v1+json', digest: manifest.digest, size: manifest.configMediaType === 'application/vnd.oci.empty.v1+json' ? 2 : 1024 },
+          layers: [],
+          ...subjectField,
+        };
+    return JSON.stringify(document);
+  }
+
+  /**
+   * `GET /v2/{repo}/referrers/{digest}` (OCI distribution spec 1.1): an OCI image index of descriptors of the
+   * manifests whose `subject` is the digest (`200` with an empty list when there are none or the digest is
+   * unknown, `400` for a malformed digest); `?artifactType=` filters and is acknowledged by `OCI-Filters-Applied`.
+   * A descriptor's `artifactType` is the manifest's, else its config's media type.
+   */
+  private listReferrers(repositoryName: string, digest: string, query: URLSearchParams, response: ServerResponse, entry: RequestLogEntry): void {
+    const repository = this.existingRepository(repositoryName);
+    if (!DIGEST_REFERENCE.test(digest)) throw new HttpError(400, 'DIGEST_INVALID', 'provided digest did not match uploaded content', { Digest: digest });
+    const filter = query.get('artifactType');
+    const descriptors = this.state
+      .referrersOf(repository, digest)
+      .map((manifest) => ({
+        mediaType: manifest.mediaType,
+        digest: manifest.digest,
+        size: Buffer.byteLength(this.manifestDocument(repository, manifest)),
+        artifactType: manifest.artifactType ?? manifest.configMediaType ?? 'application/vnd.oci.image.config.v1+json',
+      }))
+      .filter((descriptor) => filter === null || descriptor.artifactType === filter);
+    const text = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: descriptors });
     entry.status = 200;
-    response.writeHead(200, { ...dataPlaneHeaders(), 'Content-Type': manifest.mediaType, 'Docker-Content-Digest': manifest.digest, 'Content-Length': String(Buffer.byteLength(text)) });
-    response.end(method === 'HEAD' ? undefined : text);
+    response.writeHead(200, {
+      ...dataPlaneHeaders(),
+      'Content-Type': 'application/vnd.oci.image.index.v1+json',
+      'Content-Length': String(Buffer.byteLength(text)),
+      ...(filter === null ? {} : { 'OCI-Filters-Applied': 'artifactType' }),
+    });
+    response.end(text);
   }
 
   private deleteManifest(repositoryName: string, reference: string, request: IncomingMessage, response: ServerResponse, entry: RequestLogEntry): void {
@@ -524,10 +646,20 @@ export class AcrEmulator {
     return Math.max(1, Math.ceil((window.startMs + limit.windowMs - now) / 1000));
   }
 
-  private takeFault(method: string, path: string): FaultRule | undefined {
-    const rule = this.faults.find((fault) => fault.remaining > 0 && (fault.method === undefined || fault.method === method) && (fault.path === undefined || fault.path.test(path)));
-    if (rule !== undefined) rule.remaining--;
-    return rule;
+  /** The next fault for this request; a `lose-response` only hits requests with a token (something to carry out, not a challenge). */
+  private takeFault(method: string, path: string, withToken: boolean): FaultRule | undefined {
+    const matches = (fault: FaultRule) =>
+      (fault.method === undefined || fault.method === method) && (fault.path === undefined || fault.path.test(path)) && (fault.kind !== 'lose-response' || withToken);
+    for (const fault of this.faults) {
+      if (fault.remaining <= 0 || !matches(fault)) continue;
+      if (fault.passed < (fault.after ?? 0)) {
+        fault.passed++;
+        continue;
+      }
+      fault.remaining--;
+      return fault;
+    }
+    return undefined;
   }
 
   // ---- responses ------------------------------------------------------------------------------------
@@ -539,6 +671,7 @@ export class AcrEmulator {
   private sendJson(response: ServerResponse, entry: RequestLogEntry, status: number, body: unknown, headers: Record<string, string | string[]> = dataPlaneHeaders(), chunked = false): void {
     const text = `${JSON.stringify(body)}\n`;
     entry.status = status;
+    entry.answeredMs = Date.now();
     response.writeHead(status, { ...headers, 'Content-Type': 'application/json; charset=utf-8', ...(chunked ? {} : { 'Content-Length': String(Buffer.byteLength(text)) }) });
     if (chunked) {
       response.write(text);
@@ -550,6 +683,7 @@ export class AcrEmulator {
 
   private sendEmpty(response: ServerResponse, entry: RequestLogEntry, status: number, headers: Record<string, string | string[]>): void {
     entry.status = status;
+    entry.answeredMs = Date.now();
     response.writeHead(status, { ...headers, 'Content-Length': '0' });
     response.end();
   }
@@ -575,6 +709,18 @@ export class AcrEmulator {
     response.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff', 'Content-Length': String(text.length) });
     response.end(text);
   }
+}
+
+/** A response whose answer never arrives: whatever is written, the connection is dropped instead. */
+function droppedAnswer(response: ServerResponse, socket: Socket): ServerResponse {
+  const dropped = Object.create(response) as ServerResponse;
+  dropped.writeHead = () => dropped;
+  dropped.write = () => true;
+  dropped.end = () => {
+    socket.destroy();
+    return dropped;
+  };
+  return dropped;
 }
 
 function pick(attributes: { quarantineDetails?: string; quarantineState?: string }): Record<string, unknown> {

@@ -1,7 +1,7 @@
 /**
  * `npm run acr-emulator -- --seed inventory.json [--port 8443] [--login-server NAME] [--latency-ms 10]
  *   [--read-limit N] [--write-limit N] [--delete-limit N] [--oauth-limit N] [--window-ms 60000]
- *   [--fault KIND[:TIMES]]... [--anonymous-pull]`
+ *   [--fault KIND[:TIMES]]... [--anonymous-pull] [--password-credential USER:PASSWORD]...`
  * Serves an ACR emulator seeded from an inventory snapshot until stopped (Ctrl-C), and prints its
  * endpoint and the CA certificate to trust (NODE_EXTRA_CA_CERTS).
  */
@@ -13,13 +13,19 @@ import { readInventoryFile } from '../../../src/inventory.js';
 import { RegistryState } from './registryState.js';
 import { AcrEmulator, type FaultKind, type OperationClass, type RateLimit } from './server.js';
 
-const FAULTS: FaultKind[] = ['429-without-retry-after', '403', '500', '503', 'drop-connection', 'slow', 'expire-token'];
+const FAULTS: FaultKind[] = ['429-without-retry-after', 'retry-after', '403', '500', '503', 'drop-connection', 'lose-response', 'hang', 'slow', 'expire-token', 'revoke-tokens'];
 
 function positive(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const number = Number(value);
   if (!Number.isFinite(number) || number < 0) throw new Error(`--${name} must be a non-negative number, not ${JSON.stringify(value)}`);
   return number;
+}
+
+function passwordCredential(spec: string) {
+  const colon = spec.indexOf(':');
+  if (colon <= 0) throw new Error(`--password-credential must be USER:PASSWORD, not ${JSON.stringify(spec)}`);
+  return { username: spec.slice(0, colon), password: spec.slice(colon + 1) };
 }
 
 export async function startStandalone(argv: string[]): Promise<{ emulator: AcrEmulator; caFile: string }> {
@@ -37,6 +43,7 @@ export async function startStandalone(argv: string[]): Promise<{ emulator: AcrEm
       'window-ms': { type: 'string' },
       fault: { type: 'string', multiple: true },
       'anonymous-pull': { type: 'boolean' },
+      'password-credential': { type: 'string', multiple: true },
     },
     strict: true,
   });
@@ -54,6 +61,7 @@ export async function startStandalone(argv: string[]): Promise<{ emulator: AcrEm
     latencyMs: positive('latency-ms', values['latency-ms']),
     limits,
     anonymousPull: values['anonymous-pull'],
+    passwordCredentials: (values['password-credential'] ?? []).map(passwordCredential),
   });
   for (const spec of values.fault ?? []) {
     const [kind, times] = spec.split(':');

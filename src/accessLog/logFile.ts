@@ -1,0 +1,228 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import type { AccessCounts, BadLine, LogStats } from './counts.js';
+import { MAX_RECORD_BYTES, RecordSplitter } from './lines.js';
+import { CLOCK_SKEW_ALLOWANCE_MS, classifyFields, classifyRecord, isUnusable, salvageDigests, type Classified, type RecordFilter, type SkipReason } from './record.js';
+import { RecordScanner } from './recordShape.js';
+import { archivePathRange } from './sources/archiveLayout.js';
+
+/** Feeds one log file's bytes through the splitter and the classifier into the counts. */
+export class LogFileReader {
+  private readonly splitter: RecordSplitter;
+  private readonly scanner: RecordScanner | undefined;
+
+  constructor(
+    private readonly source: string,
+    private readonly filter: RecordFilter,
+    private readonly counts: AccessCounts,
+    private readonly stats: LogStats,
+    options: { fastPath?: boolean } = {},
+  ) {
+    this.scanner = options.fastPath === false ? undefined : new RecordScanner();
+    this.splitter = new RecordSplitter({
+      record: (bytes, start, end, line, unterminated) => this.onRecord(bytes, start, end, line, unterminated),
+      oversized: (line, digests) => this.onUnreadable('oversized-line', line, `longer than ${MAX_RECORD_BYTES} bytes`, digests),
+    });
+    noteFileRead(stats, source);
+  }
+
+  /** Bytes of the file as read. */
+  push(chunk: Buffer | string): void {
+    this.stats.bytesRead += chunk.length;
+    this.pushDecoded(chunk);
+  }
+
+  /** Bytes decoded from the file (decompressed): not counted again as bytes read. */
+  pushDecoded(chunk: Buffer | string): void {
+    // The scanner remembers searches by buffer; a producer may hand the same buffer again with new bytes.
+    this.scanner?.forgetSearches();
+    this.splitter.push(chunk);
+  }
+
+  end(): void {
+    this.splitter.end();
+    this.stats.filesRead++;
+  }
+
+  /** Ends a file whose data could not be read on from here: what was read counts, the unfinished record does not. */
+  endUnreadable(reason: string): void {
+    this.onUnreadable('unreadable-data', this.splitter.lineNumber, reason, this.splitter.abandon());
+    this.stats.filesRead++;
+  }
+
+  /**
+   * The splitter hands each record here. The scanner reads it and decides the common cases on its bytes; what
+   * it cannot decide goes to classifyFields, and what it cannot read to JSON.parse.
+   */
+  private onRecord(bytes: Buffer, start: number, end: number, line: number, unterminated: boolean): void {
+    const { counts, stats, filter } = this;
+    stats.records++;
+    const scanner = this.scanner;
+    let result: Classified;
+    if (scanner !== undefined && scanner.read(bytes, start, end)) {
+      stats.fastPathRecords++;
+      const outcome = scanner.classify(bytes, filter);
+      if (outcome === 'access') {
+        const timeMs = scanner.timeMs;
+        counts.sawRecord(timeMs, true);
+        stats.accessesCounted++;
+        counts.addScanned(bytes, scanner.repositoryStart, scanner.repositoryEnd, scanner.digestWords, timeMs);
+        return;
+      }
+      result =
+        outcome === undefined
+          ? classifyFields(scanner.fields(bytes), filter)
+          : Number.isNaN(scanner.timeMs)
+            ? { kind: 'skipped', reason: outcome }
+            : { kind: 'skipped', reason: outcome, timeMs: scanner.timeMs };
+    } else {
+      result = classifyRecord(bytes.toString('utf8', start, end), filter, unterminated);
+    }
+    if (result.timeMs !== undefined) {
+      const { window } = filter;
+      counts.sawRecord(result.timeMs, result.timeMs >= window.startMs && result.timeMs <= window.endMs);
+    }
+    if (result.kind === 'access') {
+      stats.accessesCounted++;
+      counts.addAccess(result.access);
+      return;
+    }
+    const { reason } = result;
+    stats.skipped[reason]++;
+    if (reason !== 'future-time' && !isUnusable(reason)) return;
+    salvageDigests(bytes.toString('latin1', start, end), counts.uncertainDigests);
+    if (isUnusable(reason)) counts.unusableRecords++;
+    const badLine: BadLine = { source: this.source, line, reason, detail: result.detail };
+    stats.noteBadLine(badLine);
+    if (reason === 'truncated-line') stats.unterminatedLastLines.push({ source: this.source, badLine });
+  }
+
+  private onUnreadable(reason: SkipReason, line: number, detail: string, digests: Set<string>): void {
+    const { counts, stats } = this;
+    stats.records++;
+    stats.skipped[reason]++;
+    counts.unusableRecords++;
+    for (const digest of digests) counts.uncertainDigests.add(digest);
+    stats.noteBadLine({ source: this.source, line, reason, detail });
+  }
+}
+
+const GZIP_MAGIC = [0x1f, 0x8b] as const;
+const DECODED_CHUNK_BYTES = 256 * 1024;
+
+/**
+ * Reads a whole stream (a file or a blob download) through a {@link LogFileReader}. A gzip stream (magic bytes
+ * 1f 8b, whatever the file's name) is decompressed as it streams; when the compressed data turns out corrupt,
+ * the records before the damage count and the rest is one `unreadable-data` record. A failure of the stream
+ * itself (the network, the disk) is thrown. Each chunk is done with before the next is asked for: a source may
+ * read the next one into the same buffer.
+ */
+export async function readLogStream(
+  source: string,
+  stream: AsyncIterable<Buffer | string>,
+  filter: RecordFilter,
+  counts: AccessCounts,
+  stats: LogStats,
+): Promise<void> {
+  const reader = new LogFileReader(source, filter, counts, stats);
+  const input = stream[Symbol.asyncIterator]();
+  try {
+    let head: Buffer | undefined;
+    while (head === undefined || head.length < GZIP_MAGIC.length) {
+      const next = await input.next();
+      if (next.done) break;
+      const chunk = asBuffer(next.value);
+      // A first chunk too short to tell is kept (copied) while the next is read.
+      head = head === undefined ? (chunk.length < GZIP_MAGIC.length ? Buffer.from(chunk) : chunk) : Buffer.concat([head, chunk]);
+    }
+    if (head !== undefined && head[0] === GZIP_MAGIC[0] && head[1] === GZIP_MAGIC[1]) {
+      await readGzip(reader, head, input, stats);
+      return;
+    }
+    if (head !== undefined) reader.push(head);
+    for (let next = await input.next(); !next.done; next = await input.next()) reader.push(next.value);
+    reader.end();
+  } finally {
+    await input.return?.();
+  }
+}
+
+async function readGzip(reader: LogFileReader, head: Buffer, input: AsyncIterator<Buffer | string>, stats: LogStats): Promise<void> {
+  let sourceFailure: { error: unknown } | undefined;
+  // The decompressor may hold chunks while it works, and a source may reuse its buffer: it gets copies.
+  async function* compressed(): AsyncGenerator<Buffer> {
+    stats.bytesRead += head.length;
+    yield Buffer.from(head);
+    try {
+      for (let next = await input.next(); !next.done; next = await input.next()) {
+        const chunk = asBuffer(next.value);
+        stats.bytesRead += chunk.length;
+        yield Buffer.from(chunk);
+      }
+    } catch (error) {
+      sourceFailure = { error };
+      throw error;
+    }
+  }
+  try {
+    await pipeline(Readable.from(compressed()), createGunzip({ chunkSize: DECODED_CHUNK_BYTES }), async (decoded: AsyncIterable<Buffer>) => {
+      for await (const chunk of decoded) reader.pushDecoded(chunk);
+    });
+  } catch (error) {
+    if (sourceFailure !== undefined) throw sourceFailure.error;
+    reader.endUnreadable(`the gzip data is corrupt: ${(error as Error).message}`);
+    return;
+  }
+  reader.end();
+}
+
+function asBuffer(chunk: Buffer | string): Buffer {
+  return typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+}
+
+/**
+ * The archive folder a file belongs to (the path before `y=YYYY/`, one per registry), or '' outside the layout.
+ * The newest file of each folder is the one still being appended to.
+ */
+function archiveFolder(source: string): string {
+  const match = /(?:^|\/)y=\d{4}\//.exec(source);
+  return match === null ? '' : source.slice(0, match.index);
+}
+
+/** Whether `a` is newer than `b`: by the archive path's hour, then by name. */
+function isNewer(a: string, b: string): boolean {
+  const hourA = archivePathRange(a)?.startMs ?? Number.NEGATIVE_INFINITY;
+  const hourB = archivePathRange(b)?.startMs ?? Number.NEGATIVE_INFINITY;
+  return hourA !== hourB ? hourA > hourB : a > b;
+}
+
+function noteFileRead(stats: LogStats, source: string): void {
+  const folder = archiveFolder(source);
+  const newest = stats.newestFiles.get(folder);
+  if (newest === undefined || isNewer(source, newest)) stats.newestFiles.set(folder, source);
+}
+
+/**
+ * Called once every file is read. The half-written last record of the newest file of each archive folder (by
+ * the path's hour, else by name) is the file still being appended to: `incomplete-last-line`, normal, not
+ * unusable evidence. Any other file's stays `truncated-line`. Either way the digests its text names stay
+ * uncertain: the record was most likely a pull being logged. Records dated in the future get a note.
+ */
+export function finishReading(counts: AccessCounts, stats: LogStats): void {
+  const future = stats.skipped['future-time'];
+  if (future > 0) {
+    stats.notes.push(
+      `${future} record(s) dated more than ${CLOCK_SKEW_ALLOWANCE_MS / 60_000} minutes after now were not counted and do not make the logs look fresher; the manifests they name are kept`,
+    );
+  }
+  for (const { source, badLine } of stats.unterminatedLastLines) {
+    if (stats.newestFiles.get(archiveFolder(source)) !== source) continue;
+    stats.skipped['truncated-line']--;
+    stats.skipped['incomplete-last-line']++;
+    counts.unusableRecords--;
+    const index = stats.badLines.indexOf(badLine);
+    if (index !== -1) stats.badLines.splice(index, 1);
+  }
+  stats.unterminatedLastLines.length = 0;
+}

@@ -1,0 +1,78 @@
+/**
+ * The run's time budget as a hard bound: a deadline after which nothing new starts, and a time limit for every
+ * single request, so that the last requests in flight end at most one request timeout after the deadline.
+ */
+export class RunBudget {
+  constructor(
+    readonly deadlineMs: number,
+    readonly requestTimeoutMs: number,
+  ) {}
+
+  remainingMs(nowMs = Date.now()): number {
+    return Math.max(0, this.deadlineMs - nowMs);
+  }
+
+  expired(nowMs = Date.now()): boolean {
+    return nowMs >= this.deadlineMs;
+  }
+
+  /** Whether waiting `ms` and then starting a request still happens before the deadline. */
+  allowsWait(ms: number, nowMs = Date.now()): boolean {
+    return nowMs + ms < this.deadlineMs;
+  }
+
+  /** A signal that aborts at the deadline (or with `parent`), for phases that may simply stop: reading logs, listing. */
+  deadlineSignal(parent?: AbortSignal): { signal: AbortSignal; dispose: () => void } {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new DeadlineReached(this)), this.remainingMs());
+    timer.unref();
+    const onAbort = () => controller.abort(parent!.reason);
+    if (parent?.aborted) controller.abort(parent.reason);
+    else parent?.addEventListener('abort', onAbort, { once: true });
+    return {
+      signal: controller.signal,
+      dispose: () => {
+        clearTimeout(timer);
+        parent?.removeEventListener('abort', onAbort);
+      },
+    };
+  }
+}
+
+export class DeadlineReached extends Error {
+  override readonly name = 'DeadlineReached';
+  constructor(budget: RunBudget) {
+    super(`the time budget ended at ${new Date(budget.deadlineMs).toISOString()}`);
+  }
+}
+
+/** A request that got no complete answer within its own time limit; the registry may or may not have acted on it. */
+export class RequestTimeoutError extends Error {
+  override readonly name = 'RequestTimeoutError';
+  readonly code = 'REQUEST_TIMEOUT';
+  constructor(readonly timeoutMs: number) {
+    super(`no answer within the request timeout (${timeoutMs / 1000} s)`);
+  }
+}
+
+/**
+ * Runs one request with its own time limit: its signal aborts when the limit passes (the request then fails with
+ * {@link RequestTimeoutError}) or when `parent` aborts.
+ */
+export async function withRequestTimeout<T>(timeoutMs: number, parent: AbortSignal | undefined, request: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  parent?.throwIfAborted();
+  const controller = new AbortController();
+  const timeout = new RequestTimeoutError(timeoutMs);
+  const timer = setTimeout(() => controller.abort(timeout), timeoutMs);
+  const onAbort = () => controller.abort(parent!.reason);
+  parent?.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await request(controller.signal);
+  } catch (error) {
+    if (controller.signal.reason === timeout) throw timeout;
+    throw error;
+  } finally {
+    clearTimeout(timer);
+    parent?.removeEventListener('abort', onAbort);
+  }
+}
