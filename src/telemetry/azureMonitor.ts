@@ -1,16 +1,19 @@
 import type { TokenCredential } from '@azure/core-auth';
+import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
+import { TOOL_VERSION } from '../report.js';
 import type { RunTelemetryRecord } from './runTelemetry.js';
 import type { TelemetryTarget } from './settings.js';
 
 /**
- * Sends run records to Application Insights through the Azure Monitor OpenTelemetry distro, as custom events:
- * an OpenTelemetry log record with the attribute `microsoft.custom_event.name` becomes a row of `customEvents`
- * (its other attributes `customDimensions`, the map in `microsoft.custom_measurements` `customMeasurements`), as
- * the distro's exporter maps it (@azure/monitor-opentelemetry-exporter, utils/logUtils: logToEnvelope).
+ * Sends run records to Application Insights as custom events, through Azure Monitor's OpenTelemetry exporter
+ * (@azure/monitor-opentelemetry-exporter, the one the Azure Monitor distro uses) and the OpenTelemetry logs SDK:
+ * a log record with the attribute `microsoft.custom_event.name` becomes a row of `customEvents` (its other
+ * attributes `customDimensions`, the map in `microsoft.custom_measurements` `customMeasurements`), as the
+ * exporter maps it (utils/logUtils: logToEnvelope).
  *
- * The distro is started for the records and shut down after them, which flushes them before the invocation
- * ends; nothing else is collected (no auto-instrumentation, no live or standard metrics: the Functions host
- * already reports the invocation). It is loaded only when a run has something to send.
+ * A logger provider is made for the records and shut down after them, which flushes them before the invocation
+ * ends. Nothing else is collected (no instrumentation, no metrics: the Functions host already reports the
+ * invocation), and nothing is loaded until a run has something to send.
  */
 
 export interface SendOptions {
@@ -28,7 +31,7 @@ export type SendResult = { flushed: true } | { flushed: false; problem: string }
 const DEFAULT_TIMEOUT_MS = 15_000;
 const LOGGER_NAME = 'acr-cache-cleaner';
 
-/** One session at a time: the distro is process-wide, and two invocations may end together in a warm worker. */
+/** One session at a time, so that two invocations ending together in a warm worker never share a provider. */
 let previous: Promise<unknown> = Promise.resolve();
 
 export function sendRunEvents(target: TelemetryTarget, records: RunTelemetryRecord[], options: SendOptions = {}): Promise<SendResult> {
@@ -40,32 +43,35 @@ export function sendRunEvents(target: TelemetryTarget, records: RunTelemetryReco
 async function sendInSession(target: TelemetryTarget, records: RunTelemetryRecord[], options: SendOptions): Promise<SendResult> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   try {
-    const [{ useAzureMonitor, shutdownAzureMonitor }, { logs }, { propagation, ROOT_CONTEXT }] = await Promise.all([
-      import('@azure/monitor-opentelemetry'),
-      import('@opentelemetry/api-logs'),
-      import('@opentelemetry/api'),
-    ]);
+    const [{ AzureMonitorLogExporter }, { BatchLogRecordProcessor, LoggerProvider }, { resourceFromAttributes }, { ExportResultCode, W3CTraceContextPropagator }, { ROOT_CONTEXT, defaultTextMapGetter }] =
+      await Promise.all([
+        import('@azure/monitor-opentelemetry-exporter'),
+        import('@opentelemetry/sdk-logs'),
+        import('@opentelemetry/resources'),
+        import('@opentelemetry/core'),
+        import('@opentelemetry/api'),
+      ]);
     const credential = options.credential ?? (target.entra ? await managedIdentity(target.entra.clientId) : undefined);
-    useAzureMonitor({
-      azureMonitorExporterOptions: { connectionString: target.connectionString, ...(credential ? { credential } : {}) },
-      enableLiveMetrics: false,
-      enableStandardMetrics: false,
-      enablePerformanceCounters: false,
-      instrumentationOptions: {
-        azureSdk: { enabled: false },
-        http: { enabled: false },
-        mongoDb: { enabled: false },
-        mySql: { enabled: false },
-        postgreSql: { enabled: false },
-        redis: { enabled: false },
-        redis4: { enabled: false },
-        bunyan: { enabled: false },
-        winston: { enabled: false },
-        console: { enabled: false },
-      },
-    });
-    const context = options.traceParent ? propagation.extract(ROOT_CONTEXT, { traceparent: options.traceParent, tracestate: options.traceState }) : undefined;
-    const logger = logs.getLogger(LOGGER_NAME);
+    // No offline storage: a Flex Consumption instance's disk does not outlive it, and an event replayed by a later
+    // run would arrive at a time that is not its run's. An event that cannot be sent is a warning in the run's log.
+    const exporter = new AzureMonitorLogExporter({ connectionString: target.connectionString, disableOfflineStorage: true, ...(credential ? { credential } : {}) });
+    // The processor only logs a failed export; the run's log should say it.
+    let exportProblem: string | undefined;
+    const reporting: LogRecordExporter = {
+      export: (batch, done) =>
+        void exporter.export(batch, (result) => {
+          if (result.code !== ExportResultCode.SUCCESS) exportProblem = result.error?.message ?? 'the ingestion endpoint did not accept it';
+          done(result);
+        }),
+      shutdown: () => exporter.shutdown(),
+      forceFlush: () => exporter.forceFlush(),
+    };
+    // The function app's name is the event's cloud role, as the Functions host's own telemetry has it.
+    const resource = resourceFromAttributes({ 'service.name': target.roleName ?? LOGGER_NAME, 'service.version': TOOL_VERSION });
+    const provider = new LoggerProvider({ resource, processors: [new BatchLogRecordProcessor({ exporter: reporting, exportTimeoutMillis: timeoutMs })] });
+    const carrier = { traceparent: options.traceParent, tracestate: options.traceState };
+    const context = options.traceParent ? new W3CTraceContextPropagator().extract(ROOT_CONTEXT, carrier, defaultTextMapGetter) : undefined;
+    const logger = provider.getLogger(LOGGER_NAME, TOOL_VERSION);
     for (const record of records) {
       logger.emit({
         timestamp: record.time,
@@ -73,8 +79,9 @@ async function sendInSession(target: TelemetryTarget, records: RunTelemetryRecor
         ...(context ? { context } : {}),
       });
     }
-    const flushed = await withTimeout(shutdownAzureMonitor(), timeoutMs);
-    return flushed ? { flushed: true } : { flushed: false, problem: `the telemetry was not flushed within ${timeoutMs / 1000} s` };
+    const flushed = await withTimeout(provider.shutdown(), timeoutMs);
+    if (!flushed) return { flushed: false, problem: `the telemetry was not flushed within ${timeoutMs / 1000} s` };
+    return exportProblem === undefined ? { flushed: true } : { flushed: false, problem: exportProblem };
   } catch (error) {
     return { flushed: false, problem: error instanceof Error ? error.message : String(error) };
   }

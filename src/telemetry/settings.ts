@@ -11,6 +11,8 @@ export interface TelemetryTarget {
   connectionString: string;
   /** `Authorization=AAD` in APPLICATIONINSIGHTS_AUTHENTICATION_STRING: a managed identity (its client id, if given). */
   entra?: { clientId?: string };
+  /** The function app's name (WEBSITE_SITE_NAME, set by the platform): the events' cloud role. */
+  roleName?: string;
 }
 
 export interface TelemetrySettings {
@@ -60,5 +62,6 @@ export function loadTelemetrySettings(settings: Settings): TelemetrySettings {
     }
   }
   if (problems.length > 0) return { problems };
-  return { target: { connectionString, ...(entra ? { entra } : {}) }, problems };
+  const roleName = settings.WEBSITE_SITE_NAME?.trim() || undefined;
+  return { target: { connectionString, ...(entra ? { entra } : {}), ...(roleName ? { roleName } : {}) }, problems };
 }
