@@ -7,7 +7,7 @@ import type { AuditReport } from '../../src/audit.js';
 import { formatBytes } from '../../src/report.js';
 import { RUN_EVENT_MEASUREMENTS, RUN_EVENT_NAME, RUN_EVENT_PROPERTIES } from '../../src/telemetry/runTelemetry.js';
 import { chromiumInstalled, withChromium } from '../support/browser.js';
-import { runKql, type KqlRow } from '../support/customEventsKql.js';
+import { runKql, type KqlRow } from '../support/kql.js';
 import { at, customEventRow, customEventsTable } from '../support/customEventsTable.js';
 import { assertSelfContained } from '../support/htmlTags.js';
 import type { Envelope } from '../support/ingestionStandIn.js';
@@ -227,7 +227,7 @@ function compiledAlertRules(): AlertRule[] {
 /** Azure's evaluation of a log alert with `timeAggregation: Count`: the query over the window, its row count against the threshold. */
 function fires(rule: AlertRule, rows: KqlRow[], now = NOW): boolean {
   const inWindow = rows.filter((row) => (row.timestamp as Date).getTime() > now.getTime() - rule.windowMs && (row.timestamp as Date).getTime() <= now.getTime());
-  const count = runKql(rule.query, customEventsTable(inWindow, allRows()), { now }).length;
+  const count = runKql(rule.query, { customEvents: customEventsTable(inWindow, allRows()) }, { now }).length;
   if (rule.operator === 'GreaterThan') return count > rule.threshold;
   if (rule.operator === 'LessThan') return count < rule.threshold;
   throw new Error(`unexpected operator ${rule.operator}`);
@@ -295,7 +295,7 @@ describe('the workbook, over the events the runs sent', () => {
   /** What one workbook query answers over `rows`, in the workbook's default time range. */
   const answer = (name: string, rows: KqlRow[]) => {
     const inRange = rows.filter((row) => (row.timestamp as Date).getTime() > NOW.getTime() - timeRange);
-    return runKql(queries[name]!.query!, customEventsTable(inRange, allRows()), { now: NOW });
+    return runKql(queries[name]!.query!, { customEvents: customEventsTable(inRange, allRows()) }, { now: NOW });
   };
   const history = () => [
     at(rowOf('demo'), night(3)),

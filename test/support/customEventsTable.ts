@@ -1,4 +1,4 @@
-import type { KqlRow, KqlTable } from './customEventsKql.js';
+import type { KqlRow, KqlTable } from './kql.js';
 import type { Envelope } from './ingestionStandIn.js';
 
 /**
@@ -25,10 +25,10 @@ export function customEventRow(envelope: Envelope): KqlRow {
 
 const COLUMNS = ['timestamp', 'name', 'itemType', 'customDimensions', 'customMeasurements', 'operation_Id', 'operation_ParentId', 'cloud_RoleName', 'cloud_RoleInstance', 'sdkVersion', 'iKey'];
 
-/** The table, with the property-bag keys that `rows` really carry as its strict schema. */
+/** The `customEvents` table, with the property-bag keys that `rows` really carry as its strict schema. */
 export function customEventsTable(rows: KqlRow[], schemaRows: KqlRow[] = rows): KqlTable {
   const keys = (column: string) => new Set(schemaRows.flatMap((row) => Object.keys((row[column] as Record<string, unknown> | null) ?? {})));
-  return { name: 'customEvents', rows, columns: COLUMNS, bagKeys: { customDimensions: keys('customDimensions'), customMeasurements: keys('customMeasurements') } };
+  return { rows, columns: COLUMNS, bagKeys: { customDimensions: keys('customDimensions'), customMeasurements: keys('customMeasurements') } };
 }
 
 /** The same event, as if its run had ended at `time` (a night on a test's timeline). */
