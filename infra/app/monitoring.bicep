@@ -1,5 +1,6 @@
 // What an operator sees of the nightly job: three log alerts and a workbook, all over the one custom event each run
-// sends to Application Insights (customEvents, name "AcrCacheCleanerRun"; src/telemetry/runTelemetry.ts). The
+// sends to Application Insights (customEvents, name "AcrCacheCleanerRun"; src/telemetry/runTelemetry.ts; an
+// interrupted run's is sent by the run that closes it). The
 // queries live in monitoring/*.kql and monitoring/workbook.json, which the tests run against the telemetry the
 // app really sends.
 
@@ -42,7 +43,7 @@ var alerts = [
   {
     name: 'run-failed-or-refused'
     displayName: 'acr-cache-cleaner: a run failed or was refused'
-    description: 'A run of cleanImageCache failed (a deletion failed, the registry could not be listed, a bad setting), was refused by a safety guard (nothing deleted), or was interrupted. The alert lists the reason and the run\'s HTML report; the workbook "acr-cache-cleaner: nightly runs" has the history.'
+    description: 'A run of cleanImageCache failed (a deletion failed or was not permitted, the registry could not be listed, the run lease was lost, a bad setting, or the run lease has been held longer than a run can last: a stuck run), was refused by a safety guard (nothing deleted), or was found interrupted by the next run. The alert lists the reason and the run\'s HTML report; the workbook "acr-cache-cleaner: nightly runs" has the history.'
     severity: 1
     query: loadTextContent('monitoring/run-failed-or-refused.kql')
     windowSize: 'PT1H'
@@ -53,7 +54,7 @@ var alerts = [
   {
     name: 'no-completed-run'
     displayName: 'acr-cache-cleaner: no completed run in 48 hours'
-    description: 'No run of cleanImageCache completed in the last 48 hours: the schedule did not fire (the app is stopped or broken), or every run since stepped aside because another held the run lease, failed or was refused.'
+    description: 'No run of cleanImageCache completed in the last 48 hours: the schedule did not fire (the app is stopped or broken), or every run since stepped aside because another held the run lease, failed, was refused or was interrupted.'
     severity: 2
     query: loadTextContent('monitoring/completed-runs.kql')
     windowSize: 'P2D'
@@ -64,7 +65,7 @@ var alerts = [
   {
     name: 'work-left-every-run'
     displayName: 'acr-cache-cleaner: every run leaves work for the next'
-    description: 'Every run of the last two days stopped with deletions left for the next run (its time budget, or MAX_DELETES): the cache grows faster than a night can clean it. Raise TIME_BUDGET_SECONDS or DELETES_PER_MINUTE within the registry\'s limits, or run more often.'
+    description: 'Every run of the last two days stopped with deletions left for the next run (its time budget, the registry\'s throttling, or MAX_DELETES): the cache grows faster than a night can clean it. Raise TIME_BUDGET_SECONDS or DELETES_PER_MINUTE within the registry\'s limits, or run more often.'
     severity: 3
     query: loadTextContent('monitoring/work-left-every-run.kql')
     windowSize: 'P2D'

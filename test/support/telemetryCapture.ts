@@ -13,12 +13,17 @@ import { demoCache, DEMO_SETTINGS } from './demoCache.js';
 import { startEmulator } from './emulator.js';
 import { startIngestionStandIn, type Envelope, type IngestionStandIn } from './ingestionStandIn.js';
 import { archiveBlobs } from './syntheticCache.js';
+
+/** A log container whose newest blob has lines cut short: more unusable records than LOG_MAX_UNUSABLE_PERCENT allows. */
+export const DAMAGED_LOG_CONTAINER = 'insights-logs-damaged';
+/** The deletions after which the throttling registry answers every DELETE with a Retry-After of an hour. */
+export const THROTTLED_AFTER = 5;
 import type { ScenarioResult, TelemetryScenario } from './telemetryScenarios.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const tsx = join(root, 'node_modules', '.bin', 'tsx');
 
-/** The app settings a Functions host in Azure sets for a worker, which the distro's resource detection reads. */
+/** The app settings a Functions host in Azure sets for a worker; the function app's name becomes the events' cloud role. */
 export const WORKER_ENVIRONMENT = { FUNCTIONS_WORKER_RUNTIME: 'node', WEBSITE_SITE_NAME: 'func-acrclean-test', WEBSITE_SKU: 'FlexConsumption' } as const;
 
 export interface CapturedRun {
@@ -61,10 +66,16 @@ export async function captureTelemetry(): Promise<TelemetryCapture> {
   try {
     const now = new Date();
     const cache = demoCache(now);
-    await uploadArchive(azurite.connectionString, archiveBlobs(cache.records));
+    const blobs = archiveBlobs(cache.records);
+    await uploadArchive(azurite.connectionString, blobs);
+    await uploadArchive(azurite.connectionString, damaged(blobs), DAMAGED_LOG_CONTAINER);
     const demo = await startEmulator({ state: RegistryState.fromInventory(cache.inventory) });
     const second = await startEmulator({ state: RegistryState.fromInventory(cache.inventory) });
-    emulators.push(demo, second);
+    const throttling = await startEmulator({ state: RegistryState.fromInventory(cache.inventory) });
+    throttling.addFault({ kind: 'retry-after', method: 'DELETE', path: /\/manifests\//, after: THROTTLED_AFTER, retryAfterSeconds: 3600, times: 1_000_000 });
+    // Slow enough that the killed run is caught half-way.
+    const killable = await startEmulator({ state: RegistryState.fromInventory(cache.inventory), latencyMs: 20 });
+    emulators.push(demo, second, throttling, killable);
     const standIn = await startIngestionStandIn();
     const entraStandIn = await startIngestionStandIn();
     const hanging = await startIngestionStandIn({ hang: true });
@@ -84,9 +95,16 @@ export async function captureTelemetry(): Promise<TelemetryCapture> {
     const scenarios: TelemetryScenario[] = [
       { name: 'demo', invocationId: 'run-demo', traceParent: TRACEPARENT, env: { CONTAINER_REGISTRY: demo.endpoint } },
       { name: 'refused', invocationId: 'run-refused', env: { CONTAINER_REGISTRY: second.endpoint, MAX_DELETE_PERCENT: '1' } },
-      { name: 'skipped', invocationId: 'run-skipped', holdLease: true, env: { CONTAINER_REGISTRY: second.endpoint } },
+      { name: 'skipped', invocationId: 'run-skipped', holdLease: 'held', env: { CONTAINER_REGISTRY: second.endpoint } },
+      { name: 'stuck-lease', invocationId: 'run-stuck-lease', holdLease: 'stuck', env: { CONTAINER_REGISTRY: second.endpoint } },
       { name: 'misconfigured', invocationId: 'run-misconfigured', env: { CONTAINER_REGISTRY: second.endpoint, CACHE_HISTORY_DAYS: 'a week' } },
-      { name: 'work-left', invocationId: 'run-work-left', env: { CONTAINER_REGISTRY: second.endpoint, TIME_BUDGET_SECONDS: '1', DELETES_PER_MINUTE: '60' } },
+      { name: 'work-left', invocationId: 'run-work-left', env: { CONTAINER_REGISTRY: second.endpoint, MAX_DELETES: '10' } },
+      { name: 'unusable-logs', invocationId: 'run-unusable-logs', env: { CONTAINER_REGISTRY: second.endpoint, LOG_STORAGE_ACCOUNT_CONTAINER: DAMAGED_LOG_CONTAINER } },
+      { name: 'throttled', invocationId: 'run-throttled', env: { CONTAINER_REGISTRY: throttling.endpoint } },
+      // Killed half-way (it sends nothing); the next run closes it and sends its event as `interrupted`.
+      { name: 'killed', invocationId: 'run-killed', killAfterDeletes: 4, env: { CONTAINER_REGISTRY: killable.endpoint } },
+      { name: 'closer', invocationId: 'run-closer', env: { CONTAINER_REGISTRY: killable.endpoint } },
+      { name: 'preview', invocationId: 'run-preview', handler: 'previewWorker', env: { CONTAINER_REGISTRY: second.endpoint } },
       {
         name: 'entra',
         invocationId: 'run-entra',
@@ -157,6 +175,13 @@ async function storedReports(connectionString: string): Promise<Map<string, { re
     byInvocation.set(match[1]!, entry);
   }
   return byInvocation;
+}
+
+/** The archive with every third line of its last day's blobs cut short (as a truncated copy leaves them). */
+function damaged(blobs: Map<string, string>): Map<string, string> {
+  const lastDay = [...blobs.keys()].slice(-24);
+  const cut = (text: string) => text.split('\n').map((line, index) => (index % 3 === 0 && line.length > 0 ? line.slice(0, Math.floor(line.length / 2)) : line)).join('\n');
+  return new Map([...blobs].map(([name, text]) => [name, lastDay.includes(name) ? cut(text) : text]));
 }
 
 function stringsOnly(env: Record<string, string | undefined>): Record<string, string> {
