@@ -135,6 +135,9 @@ param instanceMemoryMB int = 2048
 ])
 param azureCloud string = any(environment().name)
 
+@description('E-mail address the run alerts notify (empty: the alerts only show in the portal).')
+param alertEmail string = ''
+
 // ---- names -----------------------------------------------------------------------------------------------------
 
 var token = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
@@ -259,6 +262,18 @@ resource appInsightsRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = 
     principalId: identity.properties.principalId
     principalType: 'ServicePrincipal'
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.monitoringMetricsPublisher)
+  }
+}
+
+// What an operator sees: alerts on the runs' telemetry and a workbook (infra/app/monitoring.bicep).
+module monitoring 'app/monitoring.bicep' = {
+  name: 'acrclean-monitoring'
+  params: {
+    location: location
+    tags: tags
+    nameSuffix: token
+    appInsightsName: appInsights.name
+    alertEmail: alertEmail
   }
 }
 

@@ -13,14 +13,15 @@ import { formatReportText, type PassReport } from '../src/report.js';
 import { uploadArchive, LOG_CONTAINER } from '../test/support/archiveUpload.js';
 import { startAzurite } from '../test/support/azurite.js';
 import { runMeasured, startEmulatorProcess } from '../test/support/processes.js';
-import { archiveBlobs, generateCiCache } from '../test/support/syntheticCache.js';
+import { demoCache, DEMO_SETTINGS } from '../test/support/demoCache.js';
+import { archiveBlobs } from '../test/support/syntheticCache.js';
 
 const root = join(import.meta.dirname, '..');
 const workDir = join(root, '.demo');
 await mkdir(workDir, { recursive: true });
 
 const now = new Date();
-const cache = generateCiCache({ seed: 2026, registry: 'cicache', now, repositories: 36, manifestsPerRepository: 12, historyDays: 14, ageDays: 45, activeShare: 0.35, multiArchShare: 0.1 });
+const cache = demoCache(now);
 const blobs = archiveBlobs(cache.records);
 const seedFile = join(workDir, 'registry-seed.json');
 await writeFile(seedFile, JSON.stringify(inventoryToSnapshot(cache.inventory), null, 2));
@@ -38,23 +39,19 @@ try {
     NODE_EXTRA_CA_CERTS: emulator.caFile,
     AzureWebJobsStorage: azurite.connectionString,
     CONTAINER_REGISTRY: emulator.endpoint,
-    CREDENTIAL: 'emulator',
     LOG_STORAGE_ACCOUNT: azurite.connectionString,
     LOG_STORAGE_ACCOUNT_CONTAINER: LOG_CONTAINER,
-    CACHE_HISTORY_DAYS: '7',
-    CACHE_MIN_ACCESS_COUNT: '1',
-    DRY_RUN: 'false',
-    // ACR Standard allows one identity 500 deletes a minute; the demo's emulator lets it go four times faster.
-    DELETES_PER_MINUTE: '2000',
+    ...DEMO_SETTINGS,
   });
   const reports = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(REPORTS_CONTAINER);
   for await (const blob of reports.listBlobsFlat()) {
-    if (!blob.name.endsWith('.json')) continue; // the run's deletion journal (….journal.jsonl) is beside its report
-    const copy = join(workDir, 'latest-report.json');
+    if (blob.name.endsWith('.jsonl')) continue; // the run's deletion journal (….journal.jsonl) is beside its report
+    const html = blob.name.endsWith('.html');
+    const copy = join(workDir, html ? 'latest-report.html' : 'latest-report.json');
     const text = await reports.getBlobClient(blob.name).downloadToBuffer();
     await writeFile(copy, text);
-    console.log(`\n${formatReportText(JSON.parse(text.toString()) as PassReport)}`);
-    console.log(`\naudit report: ${REPORTS_CONTAINER}/${blob.name} in the host storage (a copy is in ${copy})`);
+    if (!html) console.log(`\n${formatReportText(JSON.parse(text.toString()) as PassReport)}`);
+    console.log(`\n${html ? 'HTML' : 'audit'} report: ${REPORTS_CONTAINER}/${blob.name} in the host storage (a copy is in ${copy})`);
   }
 } finally {
   await emulator.stop();

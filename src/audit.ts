@@ -60,6 +60,11 @@ export function journalBlobName(reportName: string, part = 1): string {
   return `${reportName.replace(/\.json$/, '')}.journal${part === 1 ? '' : `.${part}`}.jsonl`;
 }
 
+/** The HTML report beside a JSON report. */
+export function htmlBlobName(reportName: string): string {
+  return reportName.replace(/\.json$/, '.html');
+}
+
 /** An append blob takes at most 50,000 blocks; a part is closed a little before. */
 const BLOCKS_PER_JOURNAL_PART = 49_000;
 const DAY_MS = 86_400_000;
@@ -98,6 +103,15 @@ export class ReportStore {
       if (conditions.ifMatch !== undefined && error instanceof RestError && error.statusCode === 412) return false;
       throw error;
     }
+    return blob.url;
+  }
+
+  /** Writes (or overwrites) a run's HTML report beside its JSON report (same name, `.html`); returns its URL. */
+  async writeHtml(report: Pick<AuditReport, 'startedAt' | 'invocationId'>, html: string): Promise<string> {
+    await this.container.createIfNotExists({ abortSignal: this.signal() });
+    const blob = this.container.getBlockBlobClient(htmlBlobName(reportBlobName(new Date(report.startedAt), report.invocationId)));
+    const text = this.redact(html);
+    await blob.upload(text, Buffer.byteLength(text), { blobHTTPHeaders: { blobContentType: 'text/html; charset=utf-8' }, abortSignal: this.signal() });
     return blob.url;
   }
 

@@ -42,8 +42,9 @@ ${[...settingByFlag]
       Append the deletion journal to FILE (JSON lines): each deletion's intent, flushed to disk before its
       DELETE is sent, and its outcome. Intents left without an outcome by an interrupted run are checked
       against the registry first.
-  --output text|json
-      text: a readable summary (default); json: one JSON document on stdout.
+  --output text|json|html [FILE]
+      text: a readable summary (default); json: one JSON document on stdout; html: a self-contained
+      HTML report, to FILE (the summary then goes to stdout) or to stdout.
   --help, --version
 
 Exit codes: 0 pass completed (dry run or not), 1 failure, 2 bad usage, 3 refused by a safety guard,
@@ -73,8 +74,9 @@ export async function main(argv: string[], rawIo: CliIo): Promise<number> {
   for (const [flag, name] of settingByFlag) options[flag] = { type: BOOLEAN_SETTINGS.has(name) ? 'boolean' : 'string' };
 
   let values: Record<string, string | boolean | undefined>;
+  let positionals: string[];
   try {
-    ({ values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false }));
+    ({ values, positionals } = parseArgs({ args: argv, options, strict: true, allowPositionals: true }));
   } catch (error) {
     io.stderr(`acr-cache-cleaner: ${(error as Error).message}\nRun with --help for the flags.\n`);
     return EXIT.usage;
@@ -88,15 +90,22 @@ export async function main(argv: string[], rawIo: CliIo): Promise<number> {
     return EXIT.ok;
   }
   // Loaded only now (zod with them): --help and --version need none of it.
-  const [{ ConfigError, loadConfig }, { InventoryFileError }, { errorMessage, runPass }, { createPassDependencies }] = await Promise.all([
+  const [{ ConfigError, loadConfig }, { InventoryFileError }, { errorMessage, runPass }, { createPassDependencies }, { htmlFileProblem, htmlOutputFile, writeHtmlOutput }] = await Promise.all([
     import('./config.js'),
     import('./inventory.js'),
     import('./pass.js'),
     import('./wiring.js'),
+    import('./html/cliOutput.js'),
   ]);
   const output = (values.output as string | undefined) ?? 'text';
-  if (output !== 'text' && output !== 'json') {
-    io.stderr(`acr-cache-cleaner: --output must be text or json, not ${JSON.stringify(output)}\n`);
+  if (output !== 'text' && output !== 'json' && output !== 'html') {
+    io.stderr(`acr-cache-cleaner: --output must be text, json or html, not ${JSON.stringify(output)}\n`);
+    return EXIT.usage;
+  }
+  const html = htmlOutputFile(output, positionals);
+  if (html.problem === undefined && html.file !== undefined) html.problem = await htmlFileProblem(html.file);
+  if (html.problem !== undefined) {
+    io.stderr(`acr-cache-cleaner: ${html.problem}\nRun with --help for the flags.\n`);
     return EXIT.usage;
   }
   let now = new Date();
@@ -159,7 +168,14 @@ export async function main(argv: string[], rawIo: CliIo): Promise<number> {
   }
 
   if (output === 'json') io.stdout(`${JSON.stringify(report, null, 2)}\n`);
-  else io.stdout(`${formatReportText(report)}\n`);
+  else if (output === 'html') {
+    try {
+      await writeHtmlOutput(report, html.file, { ...io, redact: (text) => redactor.redact(text) });
+    } catch (error) {
+      io.stderr(`acr-cache-cleaner: writing the HTML report failed: ${errorMessage(error)}\n`);
+      return EXIT.failure;
+    }
+  } else io.stdout(`${formatReportText(report)}\n`);
   const signal = io.stop?.aborted && io.stop.reason instanceof SignalReceived ? io.stop.reason.signal : undefined;
   return signal === undefined ? exitCodeOf(report) : EXIT[signal];
 }

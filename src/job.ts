@@ -8,6 +8,7 @@ import { StopRequest } from './deletion/stop.js';
 import { errorMessage, runPass, type PassDependencies } from './pass.js';
 import { RunBudget } from './registry/budget.js';
 import { createCredential } from './registry/credential.js';
+import { renderHtmlReport } from './html/report.js';
 import { formatBytes, TOOL_NAME, TOOL_VERSION, type PassReport } from './report.js';
 import { describeHolder, RunLease, type LeaseHolder } from './runLease.js';
 import { Redactor } from './secrets.js';
@@ -36,6 +37,24 @@ export interface JobResult {
   reportUrl?: string;
   /** Its blob name in the reports container. */
   reportName?: string;
+  /** Where the HTML report beside it was written. */
+  htmlReportUrl?: string;
+  /** A run that stepped aside: who held the run lease, and since when. */
+  leaseHeldBy?: AuditReport['leaseHeldBy'];
+  /** Earlier runs this run found interrupted and closed (their reports now say `interrupted`). */
+  interrupted?: InterruptedRun[];
+}
+
+/** An earlier run closed by this one, as its rewritten report tells it. */
+export interface InterruptedRun {
+  holder: LeaseHolder;
+  closed: ClosedRun;
+  closedAt: string;
+  message: string;
+  registry?: string;
+  /** What its deletions on record (journal and reconciliation) freed. */
+  bytesReclaimed: number;
+  htmlReportUrl?: string;
 }
 
 /** Validates the pass's settings and the host storage's together, so one error lists every bad setting. */
@@ -109,8 +128,10 @@ export async function runCleanupJob(settings: Settings, context: JobContext, opt
 
   let report: PassReport | undefined;
   let reportUrl: string | undefined;
+  let htmlReportUrl: string | undefined;
   let failure: unknown;
   const closedRuns: ClosedRun[] = [];
+  const interrupted: InterruptedRun[] = [];
   const journal = dryRun ? undefined : new DeletionJournal(reports.journalSink(reportName), { beforeIntents: () => lease.confirm(), clock });
   try {
     const deps = createPassDependencies(config, { clock, log });
@@ -118,7 +139,8 @@ export async function runCleanupJob(settings: Settings, context: JobContext, opt
     for (const previous of attempt.previous.filter((earlier) => earlier.run !== context.invocationId)) {
       try {
         const closed = await closeInterruptedRun(previous, { reports, deps, config, startedMs, closedBy: context.invocationId, log });
-        if (closed !== undefined) closedRuns.push(closed);
+        if (closed !== undefined) closedRuns.push(closed.closed);
+        if (closed?.rewritten) interrupted.push(closed.rewritten);
       } catch (error) {
         // Left named in the lock for the next run; this run goes on.
         log(`warning: closing the earlier run ${previous.run} failed (${errorMessage(error)}); the next run tries again`);
@@ -133,8 +155,10 @@ export async function runCleanupJob(settings: Settings, context: JobContext, opt
       journal,
       onPlan: async (planned) => {
         if (journal !== undefined && planned.delete.length > 0 && planned.aborted === null) await journal.start(context.invocationId, planned.registry, `${TOOL_NAME}/${TOOL_VERSION}`);
-        const written = await reports.write({ ...base, ...auditReportOf(planned, { withKeep: context.trigger === 'preview' }), ...journalField(journal), closedRuns, finishedAt: null, outcome: 'running', message: 'planned; deleting' });
+        const running: AuditReport = { ...base, ...auditReportOf(planned, { withKeep: context.trigger === 'preview' }), ...journalField(journal), closedRuns, finishedAt: null, outcome: 'running', message: 'planned; deleting' };
+        const written = await reports.write(running);
         reportUrl = written || reportUrl;
+        htmlReportUrl = await writeHtmlReport(reports, running, planned.keep, log);
       },
     });
   } catch (error) {
@@ -144,13 +168,26 @@ export async function runCleanupJob(settings: Settings, context: JobContext, opt
   try {
     await journal?.close();
     const final: AuditReport = { ...base, ...(report ? auditReportOf(report, { withKeep: context.trigger === 'preview' }) : {}), ...journalField(journal), closedRuns, finishedAt: new Date().toISOString(), outcome, message };
+    // The page first: a run that dies between the two leaves its report `running`, and the run that closes it
+    // rewrites both.
+    htmlReportUrl = (await writeHtmlReport(reports, final, report?.keep, log)) ?? htmlReportUrl;
     reportUrl = (await reports.write(final)) || reportUrl;
   } catch (error) {
     log(`warning: writing the audit report failed: ${errorMessage(error)}`);
   } finally {
     await lease.release();
   }
-  return { outcome, message: redactor.redact(message), report, reportUrl, reportName };
+  return { outcome, message: redactor.redact(message), report, reportUrl, reportName, htmlReportUrl, ...(interrupted.length > 0 ? { interrupted } : {}) };
+}
+
+/** The HTML report beside a JSON report; a failure to write it costs the page, never the run. */
+async function writeHtmlReport(reports: ReportStore, audit: AuditReport, keep: PassReport['keep'] | undefined, log: (message: string) => void): Promise<string | undefined> {
+  try {
+    return await reports.writeHtml(audit, renderHtmlReport({ audit, keep }));
+  } catch (error) {
+    log(`warning: writing the HTML report failed: ${errorMessage(error)}`);
+    return undefined;
+  }
 }
 
 function journalField(journal: DeletionJournal | undefined): { journal?: string } {
@@ -169,8 +206,11 @@ async function stepAside(holder: LeaseHolder | undefined, config: Config, report
     ? `the run lease has been held by ${describeHolder(holder)}, ${Math.round(heldForMs! / 1000)} s — longer than a run can last (${maxRunMs(config) / 1000} s): that run is stuck or the lease was taken by hand; this run touched nothing. Break the lease on the blob cleanup-lock/cleanImageCache once nothing runs.`
     : `another cleanup run holds the run lease: ${describeHolder(holder)}; this run stepped aside and touched nothing`;
   log(message);
-  const reportUrl = await reports.write({ ...base, finishedAt: new Date().toISOString(), outcome, message, ...(holder === undefined ? {} : { leaseHeldBy: { ...holder, heldForSeconds: heldForMs === null ? null : Math.round(heldForMs / 1000) } }) });
-  return { outcome, message, reportUrl: reportUrl || undefined };
+  const leaseHeldBy = holder === undefined ? undefined : { ...holder, heldForSeconds: heldForMs === null ? null : Math.round(heldForMs / 1000) };
+  const audit: AuditReport = { ...base, finishedAt: new Date().toISOString(), outcome, message, ...(leaseHeldBy === undefined ? {} : { leaseHeldBy }) };
+  const reportUrl = await reports.write(audit);
+  const htmlReportUrl = await writeHtmlReport(reports, audit, undefined, log);
+  return { outcome, message, reportUrl: reportUrl || undefined, htmlReportUrl, ...(leaseHeldBy === undefined ? {} : { leaseHeldBy }) };
 }
 
 interface ClosingContext {
@@ -187,7 +227,7 @@ interface ClosingContext {
  * alive (or lost its lease, and then sends nothing more). Its journal says what it deleted; each DELETE it sent
  * without learning the answer is checked against the registry. Both reports record the result.
  */
-async function closeInterruptedRun(previous: LeaseHolder, { reports, deps, config, startedMs, closedBy, log }: ClosingContext): Promise<ClosedRun | undefined> {
+async function closeInterruptedRun(previous: LeaseHolder, { reports, deps, config, startedMs, closedBy, log }: ClosingContext): Promise<{ closed: ClosedRun; rewritten?: InterruptedRun } | undefined> {
   if (previous.report === undefined) return undefined;
   const found = await reports.read(previous.report);
   if (found === undefined || found.report.outcome !== 'running') return undefined;
@@ -209,9 +249,16 @@ async function closeInterruptedRun(previous: LeaseHolder, { reports, deps, confi
   const message =
     `interrupted: this run stopped without finishing; run ${closedBy} closed it at ${closedAt}. Its journal records ${journalDeleted.length} deletion(s); ` +
     `of ${open.length} DELETE(s) it sent without seeing the answer, ${reconciliation.deleted.length} are gone (deleted), ${reconciliation.stillPresent} still present, ${reconciliation.unknown} unknown`;
-  const written = await reports.write({ ...found.report, outcome: 'interrupted', message, interruption: { closedBy, closedAt, journalDeleted, reconciliation } }, { ifMatch: found.etag });
-  if (written === false) log(`run ${previous.run} wrote its report meanwhile: it is alive; left as it wrote it`);
-  return { invocationId: previous.run, report: reports.urlOf(previous.report), deleted, stillPresent: reconciliation.stillPresent, unknown: reconciliation.unknown };
+  const rewritten: AuditReport = { ...found.report, outcome: 'interrupted', message, interruption: { closedBy, closedAt, journalDeleted, reconciliation } };
+  const written = await reports.write(rewritten, { ifMatch: found.etag });
+  const closed: ClosedRun = { invocationId: previous.run, report: reports.urlOf(previous.report), deleted, stillPresent: reconciliation.stillPresent, unknown: reconciliation.unknown };
+  if (written === false) {
+    log(`run ${previous.run} wrote its report meanwhile: it is alive; left as it wrote it`);
+    return { closed };
+  }
+  const htmlReportUrl = await writeHtmlReport(reports, rewritten, found.report.keep, log);
+  const bytesReclaimed = [...journalDeleted, ...reconciliation.deleted].reduce((sum, entry) => sum + entry.sizeInBytes + (entry.referrers ?? []).reduce((bytes, referrer) => bytes + referrer.sizeInBytes, 0), 0);
+  return { closed, rewritten: { holder: previous, closed, closedAt, message, registry: found.report.registry, bytesReclaimed, ...(htmlReportUrl === undefined ? {} : { htmlReportUrl }) } };
 }
 
 function judge(report: PassReport | undefined, failure: unknown, trigger: AuditReport['trigger'], closedRuns: ClosedRun[], leaseLost: boolean): { outcome: RunOutcome; message: string } {

@@ -11,7 +11,7 @@ import { planCleanup, type Plan } from './plan/plan.js';
 import { historyWindow } from './plan/policy.js';
 import { DeadlineReached, RunBudget } from './registry/budget.js';
 import { PACING_HEADROOM } from './registry/pacer.js';
-import { buildReport, logsReport, type BudgetReport, type ExecutionReport, type LogsReport, type PassReport } from './report.js';
+import { buildReport, logsReport, type BudgetReport, type ExecutionReport, type LogsReport, type PassReport, type PhaseSeconds } from './report.js';
 
 export interface InventorySource {
   readonly description: string;
@@ -66,9 +66,11 @@ export async function runPass(config: Config, deps: PassDependencies, options: P
   const budget = new RunBudget(startedMs + config.deletion.timeBudgetSeconds * 1000, config.deletion.requestTimeoutSeconds * 1000);
   // Reading and listing may simply stop: at the deadline, or when the caller stops the run.
   const phase = budget.deadlineSignal(options.signal);
+  const phases = phaseTimer();
   const failedReport = (logs: LogsReport, error: string) => {
     const report = buildReport({ registry: config.registry?.endpoint ?? '', plan: emptyPlan(config, now), logs, dryRun, settings, execution: null });
     report.error = error;
+    report.phaseSeconds = phases.seconds;
     return report;
   };
 
@@ -78,6 +80,7 @@ export async function runPass(config: Config, deps: PassDependencies, options: P
   if (config.inventoryFile !== undefined) {
     log(`reading ${deps.inventory.description}`);
     inventory = await deps.inventory.load(options.signal, budget);
+    phases.end('list');
   }
   const registryName = registryNameForLogs(config, inventory);
 
@@ -93,20 +96,26 @@ export async function runPass(config: Config, deps: PassDependencies, options: P
       stats = result.stats;
       logs = logsReport(deps.logs.description, stats, counts);
     } catch (error) {
-      if (phase.signal.aborted) return failedReport(logsReport(deps.logs.description, stats, new AccessCounts()), stoppedWhile('reading the logs', phase.signal, config));
+      if (phase.signal.aborted) {
+        phases.end('readLogs');
+        return failedReport(logsReport(deps.logs.description, stats, new AccessCounts()), stoppedWhile('reading the logs', phase.signal, config));
+      }
       if (!(error instanceof LogSourceError)) throw error;
       logFailure = error.message;
       counts = new AccessCounts();
       logs = logsReport(deps.logs.description, stats, counts);
     }
+    phases.end('readLogs');
 
     if (inventory === undefined) {
       log(`listing ${deps.inventory.description}`);
       try {
         inventory = await deps.inventory.load(phase.signal, budget);
       } catch (error) {
+        phases.end('list');
         return failedReport(logs, phase.signal.aborted ? stoppedWhile('listing the registry', phase.signal, config) : `listing the registry failed: ${errorMessage(error)}`);
       }
+      phases.end('list');
     }
   } finally {
     phase.dispose();
@@ -119,7 +128,10 @@ export async function runPass(config: Config, deps: PassDependencies, options: P
     plan.deletions = [];
   }
   const report = buildReport({ registry: inventory.registry, plan, logs, dryRun, settings, execution: null });
+  phases.end('plan');
+  report.phaseSeconds = phases.seconds;
   await options.onPlan?.(report);
+  phases.restart();
   if (plan.aborted || dryRun || plan.deletions.length === 0) return report;
   if (deps.deleter === undefined) throw new Error('a pass that deletes needs a deleter');
 
@@ -132,7 +144,26 @@ export async function runPass(config: Config, deps: PassDependencies, options: P
   } catch (error) {
     report.error = `deleting failed: ${errorMessage(error)}`;
   }
+  phases.end('delete');
   return report;
+}
+
+/** Times the pass's phases (monotonic clock, so a test's fixed `now` does not matter); a phase met twice adds up. */
+function phaseTimer() {
+  const seconds: PhaseSeconds = { readLogs: null, list: null, plan: null, delete: null };
+  let startedMs = performance.now();
+  return {
+    seconds,
+    end(phase: keyof PhaseSeconds) {
+      const nowMs = performance.now();
+      seconds[phase] = (seconds[phase] ?? 0) + (nowMs - startedMs) / 1000;
+      startedMs = nowMs;
+    },
+    /** Writing the planned report is not part of any phase. */
+    restart() {
+      startedMs = performance.now();
+    },
+  };
 }
 
 /** The deletion time the plan needs at the configured rate, against what is left of the time budget. */

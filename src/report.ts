@@ -113,6 +113,22 @@ export interface LogsReport {
   notes: string[];
 }
 
+/** Seconds each phase of the pass took; null for a phase it did not reach. */
+export interface PhaseSeconds {
+  readLogs: number | null;
+  list: number | null;
+  plan: number | null;
+  delete: number | null;
+}
+
+export interface KeptEntry {
+  repository: string;
+  digest: string;
+  reason: KeepReason;
+  sizeInBytes: number;
+  lastAccess: string | null;
+}
+
 export interface PassReport {
   tool: string;
   version: string;
@@ -123,7 +139,7 @@ export interface PassReport {
   aborted: string | null;
   abortMessage: string | null;
   delete: DeletionEntry[];
-  keep: { repository: string; digest: string; reason: KeepReason }[];
+  keep: KeptEntry[];
   logs: LogsReport;
   summary: {
     manifests: number;
@@ -137,6 +153,7 @@ export interface PassReport {
   };
   execution: ExecutionReport | null;
   budget: BudgetReport | null;
+  phaseSeconds: PhaseSeconds;
   error: string | null;
   /** What an interrupted earlier run left unanswered in the journal, checked against the registry by this run. */
   reconciliation?: ReconciliationReport;
@@ -200,7 +217,13 @@ export function buildReport(input: {
     delete: plan.deletions.map((decision) => deletionEntry(decision, plan)),
     keep: plan.decisions
       .filter((decision) => decision.action === 'keep')
-      .map((decision) => ({ repository: decision.repository, digest: decision.digest, reason: decision.reason as KeepReason })),
+      .map((decision) => ({
+        repository: decision.repository,
+        digest: decision.digest,
+        reason: decision.reason as KeepReason,
+        sizeInBytes: decision.sizeInBytes,
+        lastAccess: decision.lastAccessMs === undefined ? null : new Date(decision.lastAccessMs).toISOString(),
+      })),
     logs: input.logs,
     summary: {
       manifests: plan.decisions.length,
@@ -213,6 +236,7 @@ export function buildReport(input: {
     },
     execution: input.execution,
     budget: null,
+    phaseSeconds: { readLogs: null, list: null, plan: null, delete: null },
     error: null,
   };
 }

@@ -20,6 +20,8 @@ export function describeValue(name: string, value: string): string {
   return looksSecret(value) ? `the value of ${name} (not shown: it looks like a connection string, key or SAS)` : JSON.stringify(value);
 }
 
+const HTML_ENTITIES: Record<string, string> = { '&': 'amp', '<': 'lt', '>': 'gt', '"': 'quot', "'": '#39' };
+
 export class Redactor {
   /** Secret texts (whole values and their secret fields), longest first, with the setting each came from. */
   private readonly secrets: { text: string; name: string }[] = [];
@@ -44,5 +46,8 @@ export class Redactor {
     this.secrets.push({ text, name });
     const escaped = JSON.stringify(text).slice(1, -1);
     if (escaped !== text) this.secrets.push({ text: escaped, name });
+    // As an HTML report writes it.
+    const html = text.replace(/[&<>"']/g, (character) => `&${HTML_ENTITIES[character]};`);
+    if (html !== text) this.secrets.push({ text: html, name });
   }
 }

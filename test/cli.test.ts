@@ -30,7 +30,7 @@ describe('acr-cache-cleaner CLI, offline', () => {
     expect(report!.aborted).toBeNull();
     expect(report!.delete.map((entry) => entry.digest)).toEqual([digestOf('unused')]);
     expect(report!.delete[0]).toMatchObject({ repository: 'app', tags: [], sizeInBytes: 1000, accessCount: 0, lastAccess: null });
-    expect(report!.keep).toContainEqual({ repository: 'app', digest: digestOf('used'), reason: 'accessed' });
+    expect(report!.keep).toContainEqual({ repository: 'app', digest: digestOf('used'), reason: 'accessed', sizeInBytes: 1000, lastAccess: expect.any(String) });
     expect(report!.logs.accessesCounted).toBe(2);
     expect(report!.summary.bytesReclaimed).toBe(1000);
   });

@@ -120,6 +120,14 @@ describe('offline scenarios: the plan each must give', () => {
 describe('offline scenarios the log reader must see through', () => {
   const line = (record: LogRecordInput) => JSON.stringify(logRecord(record));
 
+  it('value drift (every resultDescription "OK"): nothing countable in the window is refused, nothing deleted', async () => {
+    const drifted = [heartbeat, pull('used', 1), pull('signed-used', 2)].map((record) => line(record).replace(/"resultDescription":"\d+"/, '"resultDescription":"OK"'));
+    const { code, report } = await offline([], { extraFiles: { 'drift/PT1H.json': drifted.join('\n') + '\n' } });
+    expect(code).toBe(3);
+    expect(report!.aborted).toBe('logs-unusable');
+    expect(report!.delete).toEqual([]);
+  });
+
   it('schema drift (properties.digest renamed): refused as logs-unusable, nothing deleted', async () => {
     const drifted = [heartbeat, pull('used', 1), pull('signed-used', 2)].map((record) => line(record).replace('"digest":', '"Digest":'));
     const { code, report } = await offline([], { extraFiles: { 'drift/PT1H.json': drifted.join('\n') + '\n' } });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { esc } from '../src/html/escape.js';
 import { describeValue, looksSecret, Redactor } from '../src/secrets.js';
 
 const KEY = 'c2VjcmV0LWtleS12YWx1ZS10aGF0LW11c3Qtbm90LWxlYWs=';
@@ -29,6 +30,11 @@ describe('Redactor', () => {
     expect(text).not.toContain('AbCdEf');
     expect(text).toContain('sig=[not shown]');
     expect(text).toContain('AccountKey=[not shown];');
+  });
+
+  it('names a secret setting as an HTML report writes it too (escaped)', () => {
+    const html = new Redactor({ LOG_STORAGE_ACCOUNT: SAS_URL }).redact(`<td>${esc(`cannot read ${SAS_URL}`)}</td>`);
+    expect(html).toBe('<td>cannot read [LOG_STORAGE_ACCOUNT: not shown]</td>');
   });
 
   it('leaves other settings and text alone', () => {

@@ -5,6 +5,7 @@ import { loadJobSettings, maxRunMs, reportStoreOf, runCleanupJob, type JobResult
 import { PREVIEW_QUEUE, PreviewRequests, REQUESTS_CONTAINER, type PreviewRequest } from '../previews.js';
 import { formatReportText, type PassReport } from '../report.js';
 import { Redactor } from '../secrets.js';
+import { withRunTelemetry } from '../telemetry/withRunTelemetry.js';
 
 /** The one place the app reads its settings: the Functions host puts app settings in the environment. */
 function appSettings(): Record<string, string | undefined> {
@@ -20,6 +21,7 @@ function summary(result: JobResult): Record<string, unknown> {
     outcome: result.outcome,
     message: result.message,
     reportUrl: result.reportUrl,
+    htmlReportUrl: result.htmlReportUrl,
     dryRun: report?.dryRun,
     aborted: report?.aborted,
     manifests: report?.summary.manifests,
@@ -42,7 +44,8 @@ export async function cleanImageCacheHandler(timer: Timer, context: InvocationCo
   if (timer.isPastDue) context.warn('the timer is past due: this run starts late');
   let result: JobResult;
   try {
-    result = await runCleanupJob(settings, { invocationId: context.invocationId, trigger: 'timer', log: (message) => context.log(message) });
+    const job = { invocationId: context.invocationId, trigger: 'timer', log: (message: string) => context.log(message) } as const;
+    result = await withRunTelemetry(settings, { ...job, traceContext: context.traceContext }, () => runCleanupJob(settings, job));
   } catch (error) {
     if (error instanceof ConfigError) {
       const message = redactor.redact(error.message);
@@ -118,7 +121,8 @@ export async function previewWorkerHandler(message: unknown, context: Invocation
     requests = new PreviewRequests(reportStoreOf(host, config).hostService.getContainerClient(REQUESTS_CONTAINER), config.deletion.requestTimeoutSeconds * 1000);
     asked = requestId === undefined ? undefined : await requests.get(requestId);
     if (asked !== undefined) await requests.save({ ...asked, status: 'running', startedAt: new Date().toISOString() });
-    const result = await runCleanupJob(settings, { invocationId: context.invocationId, trigger: 'preview', log: (text) => context.log(text) }, { dryRun: true, requestId });
+    const job = { invocationId: context.invocationId, trigger: 'preview', log: (text: string) => context.log(text) } as const;
+    const result = await withRunTelemetry(settings, { ...job, traceContext: context.traceContext }, () => runCleanupJob(settings, job, { dryRun: true, requestId }));
     if (asked !== undefined) await requests.save({ ...asked, status: result.outcome, finishedAt: new Date().toISOString(), report: result.reportName, message: result.message });
     context.log(`preview ${requestId ?? '(no request)'}: ${result.outcome}: ${result.message}`);
   } catch (error) {

@@ -12,6 +12,8 @@ export interface LogEvidence {
   newestRecordMs: number | undefined;
   /** Records of any operation inside the window. */
   recordsInWindow: number;
+  /** Distinct manifests with at least one counted pull or push. */
+  readonly size: number;
   /** Records that could not be used as evidence (`UNUSABLE_REASONS` in accessLog/record.ts). */
   unusableRecords: number;
   /**
@@ -29,6 +31,12 @@ export function checkLogs(evidence: LogEvidence, policy: Policy, now: Date): Gua
     return {
       reason: 'logs-missing',
       message: `no log record of any kind lies in the last ${policy.historyDays} days: the diagnostic setting may be missing or pointing elsewhere, so nothing can be judged unused`,
+    };
+  }
+  if (evidence.size === 0) {
+    return {
+      reason: 'logs-unusable',
+      message: `${evidence.recordsInWindow} log record(s) of this registry lie in the last ${policy.historyDays} days, but not one is a successful pull or push that could be counted: the log format may have changed (a renamed operation or result value), and every manifest would look unused`,
     };
   }
   const ageHours = (now.getTime() - evidence.newestRecordMs) / HOUR_MS;

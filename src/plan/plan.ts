@@ -217,33 +217,40 @@ function unitEvidenceOf(repository: string, byDigest: Map<string, ManifestInfo>,
 
 /**
  * What is kept keeps the rest of its unit (`referenced`): the children of a kept index (transitively), the
- * referrers of a kept subject, and the subject of a kept referrer (deleting a subject deletes its referrers, so
- * a signature that stays needs its image to stay).
+ * referrers of a kept subject, the subject of a kept referrer (deleting a subject deletes its referrers, so a
+ * signature that stays needs its image to stay), and the indexes of a child kept for itself or for what refers to
+ * it. A child kept only because one index keeps it does not keep its other indexes: a platform image shared by an
+ * old and a new multi-arch index would otherwise keep every old index alive.
  */
 function keepWholeUnits(manifests: ManifestInfo[], byDigest: Map<string, ManifestInfo>, local: Map<string, Decision>): void {
-  const referrersOf = new Map<string, ManifestInfo[]>();
+  const referrersOf = new Map<string, string[]>();
+  const indexesOf = new Map<string, string[]>();
+  const link = (map: Map<string, string[]>, from: string, to: string) => map.set(from, [...(map.get(from) ?? []), to]);
   for (const manifest of byDigest.values()) {
-    if (manifest.subject === undefined || !byDigest.has(manifest.subject)) continue;
-    const referrers = referrersOf.get(manifest.subject) ?? [];
-    referrers.push(manifest);
-    referrersOf.set(manifest.subject, referrers);
+    if (manifest.subject !== undefined && byDigest.has(manifest.subject)) link(referrersOf, manifest.subject, manifest.digest);
+    for (const child of manifest.relatedArtifacts) link(indexesOf, child.digest, manifest.digest);
   }
-  const queue = manifests.filter((manifest) => local.get(manifest.digest)!.action === 'keep');
-  while (queue.length > 0) {
-    const manifest = queue.pop()!;
-    const neighbours = [
-      ...manifest.relatedArtifacts.map((child) => child.digest),
-      ...(referrersOf.get(manifest.digest) ?? []).map((referrer) => referrer.digest),
-      ...(manifest.subject === undefined ? [] : [manifest.subject]),
-    ];
-    for (const digest of neighbours) {
-      const decision = local.get(digest);
-      const neighbour = byDigest.get(digest);
-      if (decision === undefined || neighbour === undefined || decision.action === 'keep') continue;
+  /** Kept members whose indexes must stay too (kept for themselves, or for a subject or referrer of theirs). */
+  const keepsIndexes = new Set<string>();
+  const queue: { digest: string; viaIndex: boolean }[] = manifests.filter((manifest) => local.get(manifest.digest)!.action === 'keep').map((manifest) => ({ digest: manifest.digest, viaIndex: false }));
+  const keep = (digest: string, viaIndex: boolean) => {
+    const decision = local.get(digest);
+    if (decision === undefined || !byDigest.has(digest)) return;
+    if (decision.action === 'keep' && (viaIndex || keepsIndexes.has(digest))) return;
+    if (decision.action !== 'keep') {
       decision.action = 'keep';
       decision.reason = 'referenced';
-      queue.push(neighbour);
     }
+    queue.push({ digest, viaIndex });
+  };
+  while (queue.length > 0) {
+    const { digest, viaIndex } = queue.pop()!;
+    const manifest = byDigest.get(digest)!;
+    if (!viaIndex) keepsIndexes.add(digest);
+    for (const child of manifest.relatedArtifacts) keep(child.digest, true);
+    for (const referrer of referrersOf.get(digest) ?? []) keep(referrer, false);
+    if (manifest.subject !== undefined) keep(manifest.subject, false);
+    if (!viaIndex) for (const index of indexesOf.get(digest) ?? []) keep(index, false);
   }
 }
 

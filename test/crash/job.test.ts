@@ -6,7 +6,7 @@
 
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LOCK_CONTAINER, REPORTS_CONTAINER, type AuditReport } from '../../src/audit.js';
+import { LOCK_CONTAINER, reportBlobName, REPORTS_CONTAINER, type AuditReport } from '../../src/audit.js';
 import { parseJournal, type JournalRecord } from '../../src/deletion/journal.js';
 import { runCleanupJob } from '../../src/job.js';
 import { RegistryState } from '../emulators/acr/registryState.js';
@@ -69,13 +69,21 @@ describe('the Functions job killed at random points, then run again', () => {
 
       const reports: AuditReport[] = [];
       const journals: JournalRecord[] = [];
+      const pages = new Map<string, string>();
       const container = host.getContainerClient(REPORTS_CONTAINER);
       for await (const blob of container.listBlobsFlat()) {
         const text = (await container.getBlobClient(blob.name).downloadToBuffer()).toString('utf8');
         if (blob.name.endsWith('.jsonl')) journals.push(...parseJournal(text).records);
+        else if (blob.name.endsWith('.html')) pages.set(blob.name.replace(/\.html$/, '.json'), text);
         else reports.push(JSON.parse(text) as AuditReport);
       }
       expect(reports.filter((report) => report.outcome === 'running')).toEqual([]);
+      // Every HTML report sits beside its JSON report; the runs that were not killed show their outcome in both.
+      const names = new Set(reports.map((report) => reportBlobName(new Date(report.startedAt), report.invocationId)));
+      expect([...pages.keys()].filter((name) => !names.has(name))).toEqual([]);
+      for (const report of reports.filter((each) => each.invocationId.startsWith('rerun-'))) {
+        expect(pages.get(reportBlobName(new Date(report.startedAt), report.invocationId))).toContain(`<span data-field="outcome">${report.outcome}</span>`);
+      }
       const named = new Set([
         ...deletedPerJournal(journals),
         ...reports.flatMap((report) => [...(report.execution?.deleted ?? []), ...(report.interruption?.journalDeleted ?? []), ...(report.interruption?.reconciliation.deleted ?? [])].map(keyOf)),

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { APP_SETTINGS, CLOUDS, HOST_STORAGE_SETTINGS } from '../../src/config.js';
+import { TELEMETRY_SETTINGS } from '../../src/telemetry/settings.js';
 import { ArmFail, evaluate, type ArmScope } from './armExpression.js';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -18,7 +19,7 @@ interface ArmResource {
   condition?: string;
   kind?: string;
   sku?: { name?: string; tier?: string };
-  properties?: Record<string, unknown> & { template?: ArmTemplate };
+  properties?: Record<string, unknown> & { template?: ArmTemplate; parameters?: Record<string, unknown> };
 }
 interface ArmTemplate {
   parameters?: Record<string, { type: string; defaultValue?: unknown; allowedValues?: unknown[]; metadata?: Record<string, unknown> }>;
@@ -57,6 +58,9 @@ describe.skipIf(!available)(available ? 'the compiled ARM template' : 'the compi
     expect(names.filter((name) => !readByTheApp.has(name) && !hostOnly.includes(name) && name !== 'AzureWebJobsStorage__queueServiceUri')).toEqual([]);
     for (const forbidden of ['FUNCTIONS_WORKER_RUNTIME', 'FUNCTIONS_EXTENSION_VERSION', 'WEBSITE_RUN_FROM_PACKAGE', 'AzureWebJobsStorage']) expect(names).not.toContain(forbidden);
     expect(config!.properties!.CREDENTIAL).toBe('managed-identity');
+    // The run telemetry reads these two (src/telemetry/settings.ts): Entra-only ingestion with the app's identity.
+    for (const name of TELEMETRY_SETTINGS) expect(names).toContain(name);
+    expect(String(config!.properties!.APPLICATIONINSIGHTS_AUTHENTICATION_STRING)).toMatch(/ClientId=\{0\};Authorization=AAD/);
     expect(config!.properties!.AzureWebJobsStorage__credential).toBe('managedidentity');
     // The host's blob endpoint as ARM reports it (right in every cloud), not a name the host completes with the public suffix.
     expect(config!.properties!.AzureWebJobsStorage__blobServiceUri).toMatch(/^\[reference\(resourceId\('Microsoft\.Storage\/storageAccounts', .*\)\.primaryEndpoints\.blob\]$/);
@@ -110,6 +114,37 @@ describe.skipIf(!available)(available ? 'the compiled ARM template' : 'the compi
     expect(site.properties).toMatchObject({ httpsOnly: true, siteConfig: { minTlsVersion: '1.2' }, functionAppConfig: { runtime: { name: 'node', version: '22' } } });
     expect(JSON.stringify(site.properties)).toContain('UserAssignedIdentity');
     expect(ofType('Microsoft.Insights/components')[0]!.properties).toMatchObject({ DisableLocalAuth: true });
+  });
+
+  it('holds the run alerts and the workbook over Application Insights, e-mailing an operator only when given an address', () => {
+    const monitoring = ofType('Microsoft.Resources/deployments').find((deployment) => deployment.name.includes('monitoring'))!;
+    const inner = monitoring.properties!.template! as ArmTemplate & { parameters: Record<string, { defaultValue?: unknown }> };
+    const variables = inner.variables as { alerts: { name: string; query: string; windowSize: string }[] } & Record<string, string>;
+    const queryOf = (reference: string) => variables[/^\[variables\('([^']+)'\)\]$/.exec(reference)![1]!]!;
+    const monitoringDir = join(root, 'infra', 'app', 'monitoring');
+    expect(variables.alerts.map((alert) => [alert.name, alert.windowSize, queryOf(alert.query)])).toEqual([
+      ['run-failed-or-refused', 'PT1H', readFileSync(join(monitoringDir, 'run-failed-or-refused.kql'), 'utf8')],
+      ['no-completed-run', 'P2D', readFileSync(join(monitoringDir, 'completed-runs.kql'), 'utf8')],
+      ['work-left-every-run', 'P2D', readFileSync(join(monitoringDir, 'work-left-every-run.kql'), 'utf8')],
+    ]);
+    for (const alert of variables.alerts) expect(queryOf(alert.query)).toMatch(/^customEvents\n\| where name == "AcrCacheCleanerRun"$/m);
+    const [rules] = ofType('Microsoft.Insights/scheduledQueryRules') as (ArmResource & { kind: string; copy: { count: string } })[];
+    expect(rules!.kind).toBe('LogAlert');
+    expect(rules!.copy.count).toBe("[length(variables('alerts'))]");
+    expect(rules!.properties).toMatchObject({ enabled: true, autoMitigate: true, scopes: ["[resourceId('Microsoft.Insights/components', parameters('appInsightsName'))]"] });
+    expect(JSON.stringify(rules!.properties!.actions)).toContain("empty(parameters('alertEmail'))");
+
+    const [group] = ofType('Microsoft.Insights/actionGroups') as (ArmResource & { condition: string })[];
+    expect(group!.condition).toBe("[not(empty(parameters('alertEmail')))]");
+    expect(inner.parameters.alertEmail!.defaultValue).toBe('');
+    expect(monitoring.properties!.parameters).toMatchObject({ alertEmail: { value: "[parameters('alertEmail')]" }, appInsightsName: { value: expect.stringContaining('appi-acrclean-') } });
+
+    const [workbook] = ofType('Microsoft.Insights/workbooks');
+    expect(workbook!.properties).toMatchObject({ category: 'workbook', version: 'Notebook/1.0', sourceId: "[resourceId('Microsoft.Insights/components', parameters('appInsightsName'))]" });
+    const serialized = String(workbook!.properties!.serializedData);
+    const embedded = /^\[replace\(variables\('([^']+)'\), '__APP_INSIGHTS_ID__', resourceId\('Microsoft.Insights\/components', parameters\('appInsightsName'\)\)\)\]$/.exec(serialized);
+    expect(embedded, serialized).not.toBeNull();
+    expect(variables[embedded![1]!]).toBe(readFileSync(join(monitoringDir, 'workbook.json'), 'utf8'));
   });
 
   it('carries no key, SAS or storage connection string in any output or app setting', () => {

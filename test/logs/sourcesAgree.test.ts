@@ -13,7 +13,7 @@ import { compilePattern } from '../../src/pattern.js';
 import { EmulatorCredential } from '../../src/registry/credential.js';
 import { issueServerCertificate } from '../emulators/acr/tls.js';
 import { DAY, digestOf, NOW } from '../support/builders.js';
-import { runKql, type Row } from '../support/kql.js';
+import { runKql, type KqlRow as Row } from '../support/kql.js';
 import { logRecord, type LogRecordInput } from '../support/syntheticCache.js';
 
 /**
@@ -64,7 +64,7 @@ const afterReaderMerge: LogJson[] = [
 function rowOf(json: LogJson): Row {
   const text = (value: unknown) => (value === undefined || value === null ? '' : String(value));
   return {
-    TimeGenerated: Date.parse(json.time as string),
+    TimeGenerated: new Date(json.time as string),
     Category: text(json.category),
     OperationName: text(json.operationName),
     ResultType: text(json.resultType),
@@ -104,7 +104,7 @@ async function evaluatingStandIn(rows: Row[]): Promise<string> {
     }
     const names = Object.keys(result[0] ?? {});
     const columns = names.map((name) => ({ name, type: COLUMN_TYPES[name] ?? 'string' }));
-    const values = result.map((row) => names.map((name) => (name === 'LastAccess' && typeof row[name] === 'number' ? new Date(row[name]).toISOString() : row[name])));
+    const values = result.map((row) => names.map((name) => (row[name] instanceof Date ? row[name].toISOString() : row[name])));
     response.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8' });
     response.end(JSON.stringify({ tables: [{ name: 'PrimaryResult', columns, rows: values }] }));
   });

@@ -69,6 +69,27 @@ describe('planCleanup: the rules', () => {
     expect(byLabel('own').deleteAfter).toEqual([digestOf('index-unused')]);
   });
 
+  it('keeps an index whose child is kept for itself (locked, fresh, protected, or its signature pulled), and so its other children', () => {
+    const index = (label: string) => manifest(label, { relatedArtifacts: [{ digest: digestOf(`${label}-amd64`) }, { digest: digestOf(`${label}-arm64`) }] });
+    const recent = new Date(NOW.getTime() - DAY);
+    const inventory = inventoryOf({
+      app: [
+        index('locked'), manifest('locked-amd64'), manifest('locked-arm64', { canDelete: false }),
+        index('fresh'), manifest('fresh-amd64'), manifest('fresh-arm64', { createdOn: recent, lastUpdatedOn: recent }),
+        index('tagged'), manifest('tagged-amd64'), manifest('tagged-arm64', { tags: ['v1'] }),
+        index('signed'), manifest('signed-amd64'), manifest('signed-arm64'), manifest('signature', { subject: digestOf('signed-arm64') }),
+        index('idle'), manifest('idle-amd64'), manifest('idle-arm64'),
+      ],
+    });
+    const plan = planCleanup({ inventory, accesses: accessesOf([['app', digestOf('signature'), 2]]), policy: policyOf({ protectTags: /^v\d/ }), now: NOW });
+    expect([...deleted(plan)].sort()).toEqual([digestOf('idle'), digestOf('idle-amd64'), digestOf('idle-arm64')].sort());
+    const reason = (label: string) => plan.decisions.find((decision) => decision.digest === digestOf(label))!.reason;
+    for (const label of ['locked', 'fresh', 'tagged', 'signed']) {
+      expect(reason(label), label).toBe('referenced');
+      expect(reason(`${label}-amd64`), `${label}-amd64`).toBe('referenced');
+    }
+  });
+
   it('keeps an index whose child was pulled by digest, and so its other children', () => {
     const inventory = inventoryOf({
       app: [manifest('index', { relatedArtifacts: [{ digest: digestOf('amd64') }, { digest: digestOf('arm64') }] }), manifest('amd64'), manifest('arm64')],
@@ -231,9 +252,20 @@ describe('planCleanup: guards', () => {
     expect(plan.deletions).toEqual([]);
   });
 
+  it('refuses when records lie in the window but not one is a countable pull or push (the format changed)', () => {
+    const accesses = new AccessCounts();
+    accesses.sawRecord(NOW.getTime() - 3_600_000, true);
+    accesses.recordsInWindow = 61;
+    const plan = planCleanup({ inventory, accesses, policy: policyOf(), now: NOW });
+    expect(plan.aborted?.reason).toBe('logs-unusable');
+    expect(plan.aborted?.message).toContain('61 log record(s) of this registry lie in the last 7 days, but not one is a successful pull or push');
+    expect(plan.deletions).toEqual([]);
+  });
+
   it('refuses when the newest record is older than the staleness limit', () => {
     const accesses = new AccessCounts();
     accesses.sawRecord(NOW.getTime() - 25 * 3_600_000, true);
+    accesses.add('app', digestOf('a'), NOW.getTime() - 25 * 3_600_000);
     const plan = planCleanup({ inventory, accesses, policy: policyOf({ logMaxStalenessHours: 24 }), now: NOW });
     expect(plan.aborted?.reason).toBe('logs-stale');
     expect(plan.aborted?.message).toContain('25.0 hours ago');
@@ -354,6 +386,10 @@ describe('planCleanup: invariants over random registries', () => {
         expect(m.canDelete, 'locked').toBe(true);
         expect(accesses.uncertainDigests.has(m.digest), 'uncertain').toBe(false);
         for (const child of m.relatedArtifacts) expect(accesses.uncertainDigests.has(child.digest) && present.has(child.digest), 'an index with an uncertain child').toBe(false);
+        for (const child of repository.manifests.filter((other) => m.relatedArtifacts.some((related) => related.digest === other.digest))) {
+          const keptForItself = !child.canDelete || child.createdOn.getTime() >= graceStart || child.lastUpdatedOn.getTime() >= graceStart || child.tags.some((tag) => /^v\d/.test(tag));
+          expect(keptForItself, 'an index with a child kept for itself').toBe(false);
+        }
         expect(m.createdOn.getTime() < graceStart && m.lastUpdatedOn.getTime() < graceStart, 'fresh').toBe(true);
         expect(m.tags.some((tag) => /^v\d/.test(tag)), 'protected').toBe(false);
         expect(accesses.get(repository.name, m.digest)?.count ?? 0).toBeLessThan(plan.policy.minAccessCount);
