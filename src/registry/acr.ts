@@ -102,12 +102,26 @@ export class AcrInventorySource implements InventorySource {
   async load(signal?: AbortSignal, budget?: RunBudget): Promise<Inventory> {
     const retry = this.options.retry ?? DEFAULT_RETRY;
     const pacer = new RatePacer(this.options.readsPerMinute);
-    const pageSize = this.options.pageSize ?? 1000;
-    const catalogClient = createRegistryClient(this.connection);
-    const names: string[] = [];
     const paging: Paging = { retry, pacer, signal, budget, timeoutMs: this.connection.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, documents: new ConcurrencyLimit(this.options.concurrency) };
     const subjects = await this.loadSubjects();
     if (subjects !== undefined) paging.subjects = subjects;
+    let inventory: Inventory;
+    try {
+      inventory = await this.listAll(paging);
+    } catch (error) {
+      // What the documents read so far said is true all the same: kept (nothing pruned), so that a first listing
+      // longer than the time budget gets further each night instead of starting over.
+      await this.saveSubjects(subjects, undefined);
+      throw error;
+    }
+    await this.saveSubjects(subjects, inventory.repositories);
+    return inventory;
+  }
+
+  private async listAll(paging: Paging): Promise<Inventory> {
+    const pageSize = this.options.pageSize ?? 1000;
+    const catalogClient = createRegistryClient(this.connection);
+    const names: string[] = [];
     await forEachPage(
       (continuationToken, abortSignal) => catalogClient.listRepositoryNames({ abortSignal }).byPage({ maxPageSize: pageSize, continuationToken }),
       (page) => {
@@ -125,7 +139,7 @@ export class AcrInventorySource implements InventorySource {
       names,
       this.options.concurrency,
       async (name, client, index) => {
-        signal?.throwIfAborted();
+        paging.signal?.throwIfAborted();
         const listed = await this.listRepository(client, name, pageSize, paging);
         if (listed !== undefined) {
           repositories[index] = listed.repository;
@@ -136,7 +150,6 @@ export class AcrInventorySource implements InventorySource {
     );
     const present = repositories.filter((repository): repository is RepositoryInfo => repository !== undefined);
     this.stats.repositories = present.length;
-    await this.saveSubjects(subjects, present);
     return { registry: loginServer || new URL(this.connection.endpoint).host, repositories: present };
   }
 
@@ -149,11 +162,14 @@ export class AcrInventorySource implements InventorySource {
     return cache;
   }
 
-  /** After a completed listing only: the cache keeps the digests listed, and a failure to write it costs tomorrow's reads only. */
-  private async saveSubjects(subjects: SubjectCache | undefined, repositories: RepositoryInfo[]): Promise<void> {
+  /**
+   * Pruned to the digests listed after a completed listing (`repositories`), kept whole after one that did not
+   * complete. A failure to write it costs the next run's reads only.
+   */
+  private async saveSubjects(subjects: SubjectCache | undefined, repositories: RepositoryInfo[] | undefined): Promise<void> {
     const store = this.options.subjectCache;
     if (subjects === undefined || store === undefined) return;
-    subjects.retainOnly(new Set(repositories.flatMap((repository) => repository.manifests.map((manifest) => manifest.digest.toLowerCase()))));
+    if (repositories !== undefined) subjects.retainOnly(new Set(repositories.flatMap((repository) => repository.manifests.map((manifest) => manifest.digest.toLowerCase()))));
     try {
       await store.write(subjects.serialize());
     } catch (error) {

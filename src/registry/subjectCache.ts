@@ -1,7 +1,8 @@
 /**
  * The referrer subject cache: what the manifest document of each digest said about being an OCI referrer, kept
  * between runs so that a night's listing reads only the documents of manifests it has not seen before. A digest
- * names immutable content, so an entry never goes stale; the cache is pruned to the digests of the last listing.
+ * names immutable content, so an entry never goes stale; the cache is pruned to the digests of the last listing
+ * that completed.
  *
  * Safety: an entry "not a referrer" lets a manifest be judged on its own, so the cache is only ever trusted whole:
  * a document that is not this format, of another version or of another registry, or with any malformed entry, is

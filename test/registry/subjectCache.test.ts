@@ -163,13 +163,26 @@ describe('the referrer subject cache', () => {
     expect(loaded.get(digestOf('d'))).toBeUndefined();
   });
 
-  it('is not used, nor written, by a listing that fails', async () => {
+  it('after a listing that fails, keeps what the documents it read said (nothing pruned), so the next run reads only the rest', async () => {
     const registry = signedRegistry(4);
     emulator = await startEmulator({ state: RegistryState.fromInventory(registry) });
-    const store = memoryStore();
-    emulator.addFault({ kind: '403', method: 'GET', path: new RegExp(`/v2/base/manifests/${digestOf('base/0.sig').replace(':', '%3A')}`), times: 10 });
-    await expect(listing({ subjectCache: store, concurrency: 4 }).load()).rejects.toThrow(/403/);
-    expect(store.writes).toBe(0);
+    const elsewhere = digestOf('listed-last-time');
+    const store = memoryStore(new SubjectCache(emulator.endpoint, [[elsewhere, null]]).serialize());
+    emulator.addFault({ kind: '403', method: 'GET', path: new RegExp(`/v2/ci%2Ftools/manifests/${digestOf('ci/tools/0.sig').replace(':', '%3A')}`), times: 1 });
+    const failed = listing({ subjectCache: store, concurrency: 2 });
+    await expect(failed.load()).rejects.toThrow(/403/);
+    expect(store.writes).toBe(1);
+    const learned = Object.keys((JSON.parse(store.text!) as { subjects: object }).subjects);
+    expect(learned).toContain(elsewhere);
+    expect(learned.length).toBeGreaterThan(1);
+
+    const next = listing({ subjectCache: store });
+    const inventory = await next.load();
+    expect(subjectsOf(inventory)).toEqual(expectedSubjects(registry));
+    expect(next.stats.referrerCacheHits).toBe(learned.length - 1);
+    expect(next.stats.referrerLookups).toBeGreaterThan(0);
+    // A completed listing prunes what it did not see.
+    expect(Object.keys((JSON.parse(store.text!) as { subjects: object }).subjects)).not.toContain(elsewhere);
   });
 
   it('survives a file store that a killed run left half-written, and replaces the file whole', async () => {
