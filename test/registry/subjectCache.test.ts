@@ -185,6 +185,21 @@ describe('the referrer subject cache', () => {
     expect(Object.keys((JSON.parse(store.text!) as { subjects: object }).subjects)).not.toContain(elsewhere);
   });
 
+  it('lists all the same when its store cannot be read or written, and says so', async () => {
+    const registry = signedRegistry(2);
+    emulator = await startEmulator({ state: RegistryState.fromInventory(registry) });
+    const logs: string[] = [];
+    const broken: SubjectCacheStore = {
+      description: 'blob cleanup-reports/referrer-cache/x.json',
+      read: async () => Promise.reject(new Error('403 AuthorizationPermissionMismatch')),
+      write: async () => Promise.reject(new Error('503 ServerBusy')),
+    };
+    const inventory = await listing({ subjectCache: broken }, logs).load();
+    expect(subjectsOf(inventory)).toEqual(expectedSubjects(registry));
+    expect(logs.filter((line) => line.includes('was ignored (it cannot be read: 403 AuthorizationPermissionMismatch)'))).toHaveLength(1);
+    expect(logs.filter((line) => line.startsWith('warning: writing the referrer cache') && line.includes('503 ServerBusy'))).toHaveLength(1);
+  });
+
   it('survives a file store that a killed run left half-written, and replaces the file whole', async () => {
     const registry = signedRegistry(2);
     emulator = await startEmulator({ state: RegistryState.fromInventory(registry) });
