@@ -222,6 +222,30 @@ describe('reading manifest documents concurrently', () => {
     expect(subjectsOf(sequential)).toEqual(expectedSubjects(registry));
   });
 
+  it('under faults (503s, dropped connections, a hanging request), still finds every referrer, and caches what a clean listing would', async () => {
+    const registry = signedRegistry(8);
+    emulator = await startEmulator({ state: RegistryState.fromInventory(registry) });
+    const clean = memoryStore();
+    await listing({ subjectCache: clean }).load();
+    await emulator.stop();
+
+    emulator = await startEmulator({ state: RegistryState.fromInventory(registry) });
+    const documents = /^\/v2\/.+\/manifests\//;
+    emulator.addFault({ kind: '503', method: 'GET', path: documents, after: 2, times: 3 });
+    emulator.addFault({ kind: 'drop-connection', method: 'GET', path: documents, after: 6, times: 2 });
+    emulator.addFault({ kind: 'hang', method: 'GET', path: documents, after: 10, times: 1 });
+    const faulty = memoryStore();
+    const source = new AcrInventorySource(
+      { endpoint: emulator.endpoint, credential: new EmulatorCredential(), audience: 'https://containerregistry.azure.net', requestTimeoutMs: 500 },
+      { concurrency: 4, readsPerMinute: 600_000, retry: { maxAttempts: 5, baseDelayMs: 10, maxDelayMs: 50 }, subjectCache: faulty },
+    );
+    const inventory = await source.load();
+    expect(emulator.requests.filter((entry) => entry.fault !== undefined)).toHaveLength(6);
+    expect(subjectsOf(inventory)).toEqual(expectedSubjects(registry));
+    const entries = (store: { text?: string }) => (JSON.parse(store.text!) as { subjects: object }).subjects;
+    expect(entries(faulty)).toEqual(entries(clean));
+  });
+
   it('reads several documents of one repository at once', async () => {
     emulator = await startEmulator({ state: RegistryState.fromInventory(inventoryOf({ 'ci/app': signedRegistry(24).repositories[0]!.manifests })), latencyMs: 20 });
     let inFlight = 0;
