@@ -1,8 +1,13 @@
 /**
- * Referrer discovery benchmark: lists a signed CI cache from the ACR emulator through the real SDK twice, once
- * reading the documents of the manifests that can be referrers (`manifest-documents`), once asking the OCI
- * referrers API about every manifest (`referrers-api`), under the registry benchmark's scaled limits (200 reads/s,
- * 10 ms latency). Usage: npm run bench:referrers [-- --repositories N --per-repository N]
+ * Referrer discovery benchmark, from the ACR emulator (own process) through the real SDK under the registry
+ * benchmark's scaled limits (200 reads/s, 10 ms latency), three registries:
+ * - `signed`: a signed CI cache, listed reading the documents of the manifests that can be referrers
+ *   (`manifest-documents`), asking the OCI referrers API about every manifest (`referrers-api`), and then twice
+ *   with the subject cache (cold, then warm);
+ * - `untagged`: only untagged OCI images (every manifest a possible referrer), cold then warm cache;
+ * - `one-repository`: one repository of untagged OCI images, its documents read one at a time (concurrency 1)
+ *   and eight at a time.
+ * Usage: npm run bench:referrers [-- --repositories N --per-repository N --untagged-repositories N --one-repository N]
  */
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,6 +17,7 @@ import { inventoryToSnapshot, type Inventory, type ManifestInfo } from '../src/i
 import { AcrInventorySource, type RegistryConnection } from '../src/registry/acr.js';
 import { EmulatorCredential } from '../src/registry/credential.js';
 import type { ReferrerDiscovery } from '../src/registry/referrers.js';
+import type { SubjectCacheStore } from '../src/registry/subjectCache.js';
 import { runMeasured, startEmulatorProcess } from '../test/support/processes.js';
 import { generateCiCache, OCI_MANIFEST, prng, randomDigest } from '../test/support/syntheticCache.js';
 
@@ -51,24 +57,74 @@ function signedCache(repositories: number, perRepository: number): Inventory {
   return inventory;
 }
 
+/** Only untagged OCI images, as the registry benchmark's synthetic registry. */
+function untaggedImages(repositories: number, perRepository: number): Inventory {
+  const random = prng(42);
+  const old = new Date(NOW.getTime() - 30 * 86_400_000);
+  return {
+    registry: 'cicache.azurecr.io',
+    repositories: Array.from({ length: repositories }, (_, r) => ({
+      name: `ci/repo-${String(r).padStart(5, '0')}`,
+      manifests: Array.from({ length: perRepository }, () => ({ digest: randomDigest(random), sizeInBytes: 100_000_000, createdOn: old, lastUpdatedOn: old, tags: [], canDelete: true, mediaType: OCI_MANIFEST, relatedArtifacts: [] })),
+    })),
+  };
+}
+
+const SCENARIOS = ['signed', 'untagged', 'one-repository'] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
+function inventoryOf(scenario: Scenario, sizes: Record<string, string>): Inventory {
+  switch (scenario) {
+    case 'signed':
+      return signedCache(Number(sizes.repositories), Number(sizes['per-repository']));
+    case 'untagged':
+      return untaggedImages(Number(sizes['untagged-repositories']), 25);
+    case 'one-repository':
+      return untaggedImages(1, Number(sizes['one-repository']));
+  }
+}
+
+const SIZES = { repositories: '100', 'per-repository': '20', 'untagged-repositories': '200', 'one-repository': '1000' };
+
 if (process.env.BENCH_ENDPOINT === undefined) {
-  const { values } = parseArgs({ options: { repositories: { type: 'string', default: '100' }, 'per-repository': { type: 'string', default: '20' } } });
-  const inventory = signedCache(Number(values.repositories), Number(values['per-repository']));
+  const { values } = parseArgs({ options: Object.fromEntries(Object.entries(SIZES).map(([name, value]) => [name, { type: 'string' as const, default: value }])) });
   const directory = await mkdtemp(join(tmpdir(), 'bench-referrers-'));
-  const seed = join(directory, 'seed.json');
-  await writeFile(seed, JSON.stringify(inventoryToSnapshot(inventory)));
-  const emulator = await startEmulatorProcess(['--seed', seed, '--read-limit', String(READS_PER_SECOND), '--window-ms', '1000', '--latency-ms', '10']);
-  try {
-    await runMeasured(import.meta.filename, { NODE_EXTRA_CA_CERTS: emulator.caFile, BENCH_ENDPOINT: emulator.endpoint, BENCH_REPOSITORIES: values.repositories!, BENCH_PER_REPOSITORY: values['per-repository']! });
-  } finally {
-    await emulator.stop();
+  for (const scenario of SCENARIOS) {
+    const seed = join(directory, `${scenario}.json`);
+    await writeFile(seed, JSON.stringify(inventoryToSnapshot(inventoryOf(scenario, values as Record<string, string>))));
+    const emulator = await startEmulatorProcess(['--seed', seed, '--read-limit', String(READS_PER_SECOND), '--window-ms', '1000', '--latency-ms', '10']);
+    try {
+      await runMeasured(import.meta.filename, { NODE_EXTRA_CA_CERTS: emulator.caFile, BENCH_ENDPOINT: emulator.endpoint, BENCH_SCENARIO: scenario, BENCH_SIZES: JSON.stringify(values) });
+    } finally {
+      await emulator.stop();
+    }
   }
 } else {
-  const inventory = signedCache(Number(process.env.BENCH_REPOSITORIES), Number(process.env.BENCH_PER_REPOSITORY));
+  const scenario = process.env.BENCH_SCENARIO as Scenario;
+  const inventory = inventoryOf(scenario, JSON.parse(process.env.BENCH_SIZES!) as Record<string, string>);
   const manifests = inventory.repositories.reduce((sum, repository) => sum + repository.manifests.length, 0);
   const referrers = inventory.repositories.reduce((sum, repository) => sum + repository.manifests.filter((manifest) => manifest.subject !== undefined).length, 0);
-  console.log(`referrer discovery: ${inventory.repositories.length} repositories, ${manifests} manifests of which ${referrers} referrers; ${READS_PER_SECOND} reads/s, 10 ms latency`);
-  for (const discovery of ['manifest-documents', 'referrers-api'] as ReferrerDiscovery[]) {
+  console.log(`${scenario}: ${inventory.repositories.length} repositories, ${manifests} manifests of which ${referrers} referrers; ${READS_PER_SECOND} reads/s, 10 ms latency`);
+  let stored: string | undefined;
+  const memory: SubjectCacheStore = { description: 'memory', read: async () => stored, write: async (text) => void (stored = text) };
+  const runs: { label: string; discovery: ReferrerDiscovery; concurrency: number; cache?: SubjectCacheStore }[] =
+    scenario === 'signed'
+      ? [
+          { label: 'manifest-documents', discovery: 'manifest-documents', concurrency: 8 },
+          { label: 'referrers-api', discovery: 'referrers-api', concurrency: 8 },
+          { label: 'cache cold', discovery: 'manifest-documents', concurrency: 8, cache: memory },
+          { label: 'cache warm', discovery: 'manifest-documents', concurrency: 8, cache: memory },
+        ]
+      : scenario === 'untagged'
+        ? [
+            { label: 'cache cold', discovery: 'manifest-documents', concurrency: 8, cache: memory },
+            { label: 'cache warm', discovery: 'manifest-documents', concurrency: 8, cache: memory },
+          ]
+        : [
+            { label: 'concurrency 1', discovery: 'manifest-documents', concurrency: 1 },
+            { label: 'concurrency 8', discovery: 'manifest-documents', concurrency: 8 },
+          ];
+  for (const run of runs) {
     const requests = new Map<string, number>();
     const connection: RegistryConnection = {
       endpoint: process.env.BENCH_ENDPOINT!,
@@ -82,11 +138,13 @@ if (process.env.BENCH_ENDPOINT === undefined) {
       },
     };
     const started = performance.now();
-    const source = new AcrInventorySource(connection, { concurrency: 8, readsPerMinute: READS_PER_SECOND * 60, referrerDiscovery: discovery });
+    const source = new AcrInventorySource(connection, { concurrency: run.concurrency, readsPerMinute: READS_PER_SECOND * 60, referrerDiscovery: run.discovery, subjectCache: run.cache });
     const listed = await source.load();
     const seconds = (performance.now() - started) / 1000;
     const found = listed.repositories.reduce((sum, repository) => sum + repository.manifests.filter((manifest) => manifest.subject !== undefined).length, 0);
     const all = [...requests.values()].reduce((sum, count) => sum + count, 0);
-    console.log(`${discovery}: ${seconds.toFixed(1)} s, ${source.stats.referrerLookups} lookups, ${found} referrers found, ${all} requests (${[...requests].sort().map(([kind, count]) => `${kind}: ${count}`).join(', ')})`);
+    console.log(
+      `  ${run.label}: ${seconds.toFixed(1)} s, ${source.stats.referrerLookups} lookups, ${source.stats.referrerCacheHits} from the cache, ${found} referrers found, ${all} requests (${[...requests].sort().map(([kind, count]) => `${kind}: ${count}`).join(', ')})`,
+    );
   }
 }

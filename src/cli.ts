@@ -6,6 +6,7 @@ import { journalOutcomeOf, reconciliationReport } from './deletion/reconcile.js'
 import { StopRequest } from './deletion/stop.js';
 import type { PassDependencies } from './pass.js';
 import { RunBudget } from './registry/budget.js';
+import { fileSubjectCacheStore } from './registry/subjectCacheStores.js';
 import { formatReportText, TOOL_NAME, TOOL_VERSION, type PassReport, type ReconciliationReport } from './report.js';
 import { Redactor } from './secrets.js';
 import { flagOf, SETTINGS, type SettingName, type Settings } from './settings.js';
@@ -38,6 +39,10 @@ ${[...settingByFlag]
       Plan as if it were this time (default: now); only with --dry-run or --inventory.
   --export-inventory FILE
       Write the listed registry inventory to FILE (the --inventory format).
+  --referrer-cache FILE
+      Keep in FILE what the live listing learned about OCI referrers (each digest's subject), so that the
+      next run reads only the manifest documents of digests it has not seen. Tied to the registry; a file
+      that is unreadable or of another registry is ignored with a note.
   --journal FILE
       Append the deletion journal to FILE (JSON lines): each deletion's intent, flushed to disk before its
       DELETE is sent, and its outcome. Intents left without an outcome by an interrupted run are checked
@@ -68,6 +73,7 @@ export async function main(argv: string[], rawIo: CliIo): Promise<number> {
     output: { type: 'string' },
     'export-inventory': { type: 'string' },
     journal: { type: 'string' },
+    'referrer-cache': { type: 'string' },
     help: { type: 'boolean' },
     version: { type: 'boolean' },
   };
@@ -136,8 +142,18 @@ export async function main(argv: string[], rawIo: CliIo): Promise<number> {
       );
       return EXIT.usage;
     }
+    const referrerCache = values['referrer-cache'] as string | undefined;
+    if (referrerCache !== undefined && config.inventoryFile !== undefined) {
+      io.stderr('acr-cache-cleaner: --referrer-cache is for listing a live registry; an --inventory snapshot already names each referrer\'s subject. Leave one of them out.\n');
+      return EXIT.usage;
+    }
     const log = (message: string) => io.stderr(`${message}\n`);
-    const deps = createPassDependencies(config, { clock: () => now, log, exportInventory: values['export-inventory'] as string | undefined });
+    const deps = createPassDependencies(config, {
+      clock: () => now,
+      log,
+      exportInventory: values['export-inventory'] as string | undefined,
+      ...(referrerCache === undefined ? {} : { referrerCache: fileSubjectCacheStore(referrerCache) }),
+    });
     let reconciliation: ReconciliationReport | undefined;
     if (journalFile !== undefined && !config.dryRun) {
       journal = new DeletionJournal(new FileJournalSink(journalFile));

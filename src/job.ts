@@ -8,6 +8,8 @@ import { StopRequest } from './deletion/stop.js';
 import { errorMessage, runPass, type PassDependencies } from './pass.js';
 import { RunBudget } from './registry/budget.js';
 import { createCredential } from './registry/credential.js';
+import type { SubjectCacheStore } from './registry/subjectCache.js';
+import { blobSubjectCacheStore } from './registry/subjectCacheStores.js';
 import { renderHtmlReport } from './html/report.js';
 import { formatBytes, TOOL_NAME, TOOL_VERSION, type PassReport } from './report.js';
 import { describeHolder, RunLease, type LeaseHolder } from './runLease.js';
@@ -134,7 +136,7 @@ export async function runCleanupJob(settings: Settings, context: JobContext, opt
   const interrupted: InterruptedRun[] = [];
   const journal = dryRun ? undefined : new DeletionJournal(reports.journalSink(reportName), { beforeIntents: () => lease.confirm(), clock });
   try {
-    const deps = createPassDependencies(config, { clock, log });
+    const deps = createPassDependencies(config, { clock, log, ...referrerCacheOf(config, hostService, timeoutMs) });
     const notClosed: LeaseHolder[] = [];
     for (const previous of attempt.previous.filter((earlier) => earlier.run !== context.invocationId)) {
       try {
@@ -178,6 +180,12 @@ export async function runCleanupJob(settings: Settings, context: JobContext, opt
     await lease.release();
   }
   return { outcome, message: redactor.redact(message), report, reportUrl, reportName, htmlReportUrl, ...(interrupted.length > 0 ? { interrupted } : {}) };
+}
+
+/** The live listing's referrer subject cache: a blob per registry beside the reports. */
+function referrerCacheOf(config: Config, hostService: ReturnType<typeof createBlobServiceClient>, timeoutMs: number): { referrerCache?: SubjectCacheStore } {
+  if (config.registry === undefined || config.inventoryFile !== undefined) return {};
+  return { referrerCache: blobSubjectCacheStore(hostService.getContainerClient(REPORTS_CONTAINER), config.registry.endpoint, timeoutMs) };
 }
 
 /** The HTML report beside a JSON report; a failure to write it costs the page, never the run. */

@@ -5,6 +5,7 @@ import type { Config } from './config.js';
 import { readInventoryFile, writeInventoryFile } from './inventory.js';
 import type { DeletionExecutor, InventorySource, PassDependencies } from './pass.js';
 import type { RegistryConnection } from './registry/acr.js';
+import type { SubjectCacheStore } from './registry/subjectCache.js';
 
 // The Azure SDKs take most of a start-up (about 0.4 s of module loading): each adapter that needs one is loaded
 // when it is first used, so `--help` and an offline run (--log-dir, --inventory) load none.
@@ -40,7 +41,7 @@ export function registryConnection(config: Config): RegistryConnection | undefin
   return { endpoint: config.registry.endpoint, credential: deferredCredential(config.credential), audience: config.audience, requestTimeoutMs: config.deletion.requestTimeoutSeconds * 1000 };
 }
 
-export function createInventorySource(config: Config, connection: RegistryConnection | undefined, log?: (message: string) => void): InventorySource {
+export function createInventorySource(config: Config, connection: RegistryConnection | undefined, log?: (message: string) => void, subjectCache?: SubjectCacheStore): InventorySource {
   const file = config.inventoryFile;
   if (file !== undefined) return { description: `the inventory snapshot ${file}`, load: () => readInventoryFile(file) };
   if (connection === undefined) throw new Error('no registry to list: loadConfig requires CONTAINER_REGISTRY or INVENTORY_FILE');
@@ -48,7 +49,7 @@ export function createInventorySource(config: Config, connection: RegistryConnec
     description: `the registry ${connection.endpoint}`,
     load: async (signal, budget) => {
       const { AcrInventorySource } = await import('./registry/acr.js');
-      return new AcrInventorySource(connection, { concurrency: config.deletion.concurrency, readsPerMinute: config.deletion.readsPerMinute, log }).load(signal, budget);
+      return new AcrInventorySource(connection, { concurrency: config.deletion.concurrency, readsPerMinute: config.deletion.readsPerMinute, log, subjectCache }).load(signal, budget);
     },
   };
 }
@@ -58,13 +59,15 @@ export interface WiringOptions {
   log?: (message: string) => void;
   /** Also write the listed inventory to this file (the CLI's --export-inventory). */
   exportInventory?: string;
+  /** Where the live listing keeps what it learned about OCI referrers between runs. */
+  referrerCache?: SubjectCacheStore;
 }
 
 /** The adapters a config asks for. */
 export function createPassDependencies(config: Config, options: WiringOptions = {}): PassDependencies {
   const clock = options.clock ?? (() => new Date());
   const connection = config.inventoryFile === undefined ? registryConnection(config) : undefined;
-  let inventory = createInventorySource(config, connection, options.log);
+  let inventory = createInventorySource(config, connection, options.log, options.referrerCache);
   const exportTo = options.exportInventory;
   if (exportTo !== undefined) {
     const source = inventory;

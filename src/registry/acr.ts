@@ -2,7 +2,7 @@ import { ContainerRegistryClient, type ArtifactManifestProperties } from '@azure
 import type { TokenCredential } from '@azure/core-auth';
 import type { FullOperationResponse } from '@azure/core-client';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
-import { forEachConcurrently } from '../concurrency.js';
+import { ConcurrencyLimit, forEachConcurrently } from '../concurrency.js';
 import type { Inventory, ManifestInfo, RepositoryInfo } from '../inventory.js';
 import type { InventorySource } from '../pass.js';
 import { USER_AGENT_PREFIX } from '../report.js';
@@ -10,6 +10,7 @@ import { withRequestTimeout, type RunBudget } from './budget.js';
 import { RatePacer } from './pacer.js';
 import { DEFAULT_REFERRER_DISCOVERY, discoverReferrers, type ReferrerDiscovery } from './referrers.js';
 import { DEFAULT_RETRY, isTransient, retryAfterMs, sleep, statusOf, waitWithinBudget, withRetries, type RetryPolicy } from './retry.js';
+import { loadSubjectCache, type SubjectCache, type SubjectCacheStore } from './subjectCache.js';
 
 export const INDEX_MEDIA_TYPES = new Set([
   'application/vnd.docker.distribution.manifest.list.v2+json',
@@ -69,6 +70,8 @@ export interface ListingOptions {
   log?: (message: string) => void;
   /** How OCI referrers are found (see referrers.ts); the default is the cheaper on a CI cache. */
   referrerDiscovery?: ReferrerDiscovery;
+  /** Where what earlier listings learned about referrers is kept (subjectCache.ts); without it every night reads again. */
+  subjectCache?: SubjectCacheStore;
 }
 
 export interface ListingStats {
@@ -79,13 +82,15 @@ export interface ListingStats {
   propertyLookups: number;
   /** Manifest documents or referrers lists read to find OCI referrers. */
   referrerLookups: number;
+  /** Possible referrers whose document the subject cache spared. */
+  referrerCacheHits: number;
   referrers: number;
 }
 
 /** Lists every repository and manifest of a live registry into the inventory model. */
 export class AcrInventorySource implements InventorySource {
   readonly description: string;
-  readonly stats: ListingStats = { repositories: 0, manifests: 0, indexes: 0, pages: 0, propertyLookups: 0, referrerLookups: 0, referrers: 0 };
+  readonly stats: ListingStats = { repositories: 0, manifests: 0, indexes: 0, pages: 0, propertyLookups: 0, referrerLookups: 0, referrerCacheHits: 0, referrers: 0 };
 
   constructor(
     private readonly connection: RegistryConnection,
@@ -97,10 +102,26 @@ export class AcrInventorySource implements InventorySource {
   async load(signal?: AbortSignal, budget?: RunBudget): Promise<Inventory> {
     const retry = this.options.retry ?? DEFAULT_RETRY;
     const pacer = new RatePacer(this.options.readsPerMinute);
+    const paging: Paging = { retry, pacer, signal, budget, timeoutMs: this.connection.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, documents: new ConcurrencyLimit(this.options.concurrency) };
+    const subjects = await this.loadSubjects();
+    if (subjects !== undefined) paging.subjects = subjects;
+    let inventory: Inventory;
+    try {
+      inventory = await this.listAll(paging);
+    } catch (error) {
+      // What the documents read so far said is true all the same: kept (nothing pruned), so that a first listing
+      // longer than the time budget gets further each night instead of starting over.
+      await this.saveSubjects(subjects, undefined);
+      throw error;
+    }
+    await this.saveSubjects(subjects, inventory.repositories);
+    return inventory;
+  }
+
+  private async listAll(paging: Paging): Promise<Inventory> {
     const pageSize = this.options.pageSize ?? 1000;
     const catalogClient = createRegistryClient(this.connection);
     const names: string[] = [];
-    const paging = { retry, pacer, signal, budget, timeoutMs: this.connection.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS };
     await forEachPage(
       (continuationToken, abortSignal) => catalogClient.listRepositoryNames({ abortSignal }).byPage({ maxPageSize: pageSize, continuationToken }),
       (page) => {
@@ -118,7 +139,7 @@ export class AcrInventorySource implements InventorySource {
       names,
       this.options.concurrency,
       async (name, client, index) => {
-        signal?.throwIfAborted();
+        paging.signal?.throwIfAborted();
         const listed = await this.listRepository(client, name, pageSize, paging);
         if (listed !== undefined) {
           repositories[index] = listed.repository;
@@ -130,6 +151,30 @@ export class AcrInventorySource implements InventorySource {
     const present = repositories.filter((repository): repository is RepositoryInfo => repository !== undefined);
     this.stats.repositories = present.length;
     return { registry: loginServer || new URL(this.connection.endpoint).host, repositories: present };
+  }
+
+  private async loadSubjects(): Promise<SubjectCache | undefined> {
+    const store = this.options.subjectCache;
+    if (store === undefined || (this.options.referrerDiscovery ?? DEFAULT_REFERRER_DISCOVERY) !== 'manifest-documents') return undefined;
+    const { cache, note } = await loadSubjectCache(store, this.connection.endpoint);
+    if (note !== undefined) this.options.log?.(`note: ${note}`);
+    this.options.log?.(`referrer cache ${store.description}: ${cache.size} digest(s) known`);
+    return cache;
+  }
+
+  /**
+   * Pruned to the digests listed after a completed listing (`repositories`), kept whole after one that did not
+   * complete. A failure to write it costs the next run's reads only.
+   */
+  private async saveSubjects(subjects: SubjectCache | undefined, repositories: RepositoryInfo[] | undefined): Promise<void> {
+    const store = this.options.subjectCache;
+    if (subjects === undefined || store === undefined) return;
+    if (repositories !== undefined) subjects.retainOnly(new Set(repositories.flatMap((repository) => repository.manifests.map((manifest) => manifest.digest.toLowerCase()))));
+    try {
+      await store.write(subjects.serialize());
+    } catch (error) {
+      this.options.log?.(`warning: writing the referrer cache ${store.description} failed (${error instanceof Error ? error.message : String(error)}); the next listing reads those documents again`);
+    }
   }
 
   /** One repository's manifests, with media types from the raw pages and the children of every index. */
@@ -200,6 +245,9 @@ export class AcrInventorySource implements InventorySource {
         budget,
         timeoutMs,
         onLookup: () => this.stats.referrerLookups++,
+        limit: paging.documents,
+        subjects: paging.subjects,
+        onCacheHit: () => this.stats.referrerCacheHits++,
       },
       this.options.referrerDiscovery ?? DEFAULT_REFERRER_DISCOVERY,
     );
@@ -231,6 +279,9 @@ interface Paging {
   signal?: AbortSignal;
   budget?: RunBudget;
   timeoutMs: number;
+  /** Manifest documents read at once, across all repositories. */
+  documents?: ConcurrencyLimit;
+  subjects?: SubjectCache;
 }
 
 /**

@@ -1,9 +1,11 @@
 import type { ContainerRegistryClient } from '@azure/container-registry';
 import { createHttpHeaders, createPipelineRequest, RestError, type PipelineRequest, type PipelineResponse } from '@azure/core-rest-pipeline';
+import { ConcurrencyLimit, forEachConcurrently } from '../concurrency.js';
 import type { ManifestInfo } from '../inventory.js';
 import { withRequestTimeout, type RunBudget } from './budget.js';
 import type { RatePacer } from './pacer.js';
-import { withRetries, type RetryPolicy } from './retry.js';
+import { backoffMs, retryAfterMs, withRetries, type RetryPolicy } from './retry.js';
+import type { SubjectCache, SubjectEntry } from './subjectCache.js';
 
 /**
  * How the listing learns which manifests are OCI referrers (signatures, SBOMs, attestations) and of what:
@@ -35,6 +37,12 @@ export interface ReferrerLookup {
   timeoutMs: number;
   /** Counted per request sent. */
   onLookup: () => void;
+  /** Documents read at once, across the whole listing (default: one at a time). */
+  limit?: ConcurrencyLimit;
+  /** What earlier runs read, by digest; each document read here is added to it. */
+  subjects?: SubjectCache;
+  /** Counted per manifest whose document the cache spared. */
+  onCacheHit?: () => void;
 }
 
 /**
@@ -55,17 +63,51 @@ export async function discoverReferrers(manifests: ManifestInfo[], lookup: Refer
   else await fromReferrersApi(manifests, lookup);
 }
 
+/**
+ * Reads the documents the cache does not know, up to the listing's concurrency at once. The first is read alone:
+ * it fetches the token for the repository's pull scope, which the others then share. Each read sets only its own
+ * manifest, so the result does not depend on the order the answers arrive in.
+ */
 async function fromManifestDocuments(manifests: ManifestInfo[], lookup: ReferrerLookup): Promise<void> {
   const indexChildren = new Set(manifests.flatMap((manifest) => manifest.relatedArtifacts.map((child) => child.digest)));
+  const unknown: ManifestInfo[] = [];
   for (const manifest of manifests) {
     if (!mayBeReferrer(manifest, lookup.configMediaTypes.get(manifest.digest), indexChildren)) continue;
-    const document = await getJson(lookup, `/v2/${encodeURIComponent(lookup.repository)}/manifests/${encodeURIComponent(manifest.digest)}`, [OCI_MANIFEST, OCI_INDEX, ORAS_ARTIFACT_MANIFEST].join(', '));
-    const subject = field(field(document, 'subject'), 'digest');
-    if (typeof subject !== 'string') continue;
-    manifest.subject = subject.toLowerCase();
-    const artifactType = field(document, 'artifactType') ?? field(field(document, 'config'), 'mediaType');
-    if (typeof artifactType === 'string') manifest.artifactType = artifactType;
+    const cached = lookup.subjects?.get(manifest.digest);
+    if (cached === undefined) {
+      unknown.push(manifest);
+      continue;
+    }
+    lookup.onCacheHit?.();
+    applySubject(manifest, cached);
   }
+  const limit = lookup.limit ?? new ConcurrencyLimit(1);
+  const learn = async (manifest: ManifestInfo) => {
+    const entry = await limit.run(() => readSubject(lookup, manifest.digest));
+    if (entry === undefined) return;
+    lookup.subjects?.set(manifest.digest, entry);
+    applySubject(manifest, entry);
+  };
+  if (unknown.length === 0) return;
+  await learn(unknown[0]!);
+  await forEachConcurrently(unknown.slice(1), limit.max, learn);
+}
+
+/** What a manifest's document says about being a referrer; undefined when the manifest is gone (404). */
+async function readSubject(lookup: ReferrerLookup, digest: string): Promise<SubjectEntry | undefined> {
+  const path = `/v2/${encodeURIComponent(lookup.repository)}/manifests/${encodeURIComponent(digest)}`;
+  const document = await getJson(lookup, path, [OCI_MANIFEST, OCI_INDEX, ORAS_ARTIFACT_MANIFEST].join(', '));
+  if (document === undefined) return undefined;
+  const subject = field(field(document, 'subject'), 'digest');
+  if (typeof subject !== 'string') return null;
+  const artifactType = field(document, 'artifactType') ?? field(field(document, 'config'), 'mediaType');
+  return { subject: subject.toLowerCase(), ...(typeof artifactType === 'string' ? { artifactType } : {}) };
+}
+
+function applySubject(manifest: ManifestInfo, entry: SubjectEntry): void {
+  if (entry === null) return;
+  manifest.subject = entry.subject;
+  if (entry.artifactType !== undefined) manifest.artifactType = entry.artifactType;
 }
 
 async function fromReferrersApi(manifests: ManifestInfo[], lookup: ReferrerLookup): Promise<void> {
@@ -99,7 +141,12 @@ async function getJson(lookup: ReferrerLookup, path: string, accept: string): Pr
         return { request, response: await sendThroughSdk(lookup.client, request) };
       });
       if (response.status === 404) return undefined;
-      if (response.status !== 200) throw new RestError(`GET ${path} answered HTTP ${response.status}`, { statusCode: response.status, request, response });
+      if (response.status !== 200) {
+        const error = new RestError(`GET ${path} answered HTTP ${response.status}`, { statusCode: response.status, request, response });
+        // Everyone holds back for the Retry-After, not only this request's retry.
+        if (response.status === 429) lookup.pacer.pause(retryAfterMs(error) ?? backoffMs(1, lookup.retry, error));
+        throw error;
+      }
       try {
         return JSON.parse(response.bodyAsText ?? '') as unknown;
       } catch {
