@@ -38,6 +38,11 @@ export class LogFileReader {
     this.splitter.push(chunk);
   }
 
+  /** The line of the file reached (1-based). */
+  get lineNumber(): number {
+    return this.splitter.lineNumber;
+  }
+
   end(): void {
     this.splitter.end();
     this.stats.filesRead++;
@@ -148,19 +153,27 @@ export async function readLogStream(
 
 async function readGzip(reader: LogFileReader, head: Buffer, input: AsyncIterator<Buffer | string>, stats: LogStats): Promise<void> {
   let sourceFailure: { error: unknown } | undefined;
+  let compressedBytes = 0;
   // The decompressor may hold chunks while it works, and a source may reuse its buffer: it gets copies.
   async function* compressed(): AsyncGenerator<Buffer> {
+    compressedBytes += head.length;
     stats.bytesRead += head.length;
     yield Buffer.from(head);
-    try {
-      for (let next = await input.next(); !next.done; next = await input.next()) {
-        const chunk = asBuffer(next.value);
-        stats.bytesRead += chunk.length;
-        yield Buffer.from(chunk);
+    for (;;) {
+      // Only a failure of the source itself is the source's: the decompressor's own error is thrown into this
+      // generator at its `yield` when the pipeline comes down, and must stay the decompressor's.
+      let next: IteratorResult<Buffer | string>;
+      try {
+        next = await input.next();
+      } catch (error) {
+        sourceFailure = { error };
+        throw error;
       }
-    } catch (error) {
-      sourceFailure = { error };
-      throw error;
+      if (next.done) return;
+      const chunk = asBuffer(next.value);
+      compressedBytes += chunk.length;
+      stats.bytesRead += chunk.length;
+      yield Buffer.from(chunk);
     }
   }
   try {
@@ -169,7 +182,7 @@ async function readGzip(reader: LogFileReader, head: Buffer, input: AsyncIterato
     });
   } catch (error) {
     if (sourceFailure !== undefined) throw sourceFailure.error;
-    reader.endUnreadable(`the gzip data is corrupt: ${(error as Error).message}`);
+    reader.endUnreadable(`the gzip data is corrupt (within the first ${compressedBytes} compressed bytes, decoded up to line ${reader.lineNumber}): ${(error as Error).message}`);
     return;
   }
   reader.end();

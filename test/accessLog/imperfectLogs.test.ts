@@ -243,6 +243,20 @@ describe('corrupt compressed data', () => {
   });
 });
 
+describe('gzip damaged early in a file of several chunks', () => {
+  it('is a named unreadable-data record, not an exception out of the read', async () => {
+    const lines = Array.from({ length: 4000 }, (_, i) => jsonLine(pull('ci/app', `stored-${i}`))).join('');
+    // Stored (level 0): the file spans several 256 KiB reads; its first deflate block header says "reserved type".
+    const damaged = gzipSync(lines, { level: 0 });
+    expect(damaged.length).toBeGreaterThan(4 * 256 * 1024);
+    damaged[10] = 0b111;
+    const path = archiveBlobPath(registryResourceId('cicache'), new Date(NOW - 2 * HOUR));
+    const { stats } = await readDir({ [path]: damaged, [archiveBlobPath(registryResourceId('cicache'), new Date(NOW - HOUR))]: jsonLine(pull('ci/app', 'plain')) });
+    expect(stats.skipped['unreadable-data']).toBe(1);
+    expect(stats.badLines.find((bad) => bad.reason === 'unreadable-data')).toMatchObject({ source: path, detail: expect.stringMatching(/gzip data is corrupt.*invalid block type/) });
+  });
+});
+
 function renameKey(object: Record<string, unknown>, from: string, to: string): void {
   object[to] = object[from];
   delete object[from];

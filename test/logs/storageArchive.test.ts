@@ -1,6 +1,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AccessCounts } from '../../src/accessLog/counts.js';
 import { LocalDirLogSource } from '../../src/accessLog/sources/localDir.js';
@@ -129,6 +130,18 @@ describe('the storage archive on Azurite', () => {
     expect(source.archive.fallback).toBe(true);
     expect(stats.notes.join(' ')).toContain('no y=/m=/d=/h= archive folders found');
     expect(counts.size).toBeGreaterThan(0);
+  });
+
+  it('a gzip blob damaged early, over several chunks of its download, is named as unreadable, not a failed read', async () => {
+    const cicache = registryResourceId('cicache');
+    const records = Array.from({ length: 4000 }, (_, i) => JSON.stringify(logRecord({ time: new Date(NOW.getTime() - 2 * HOUR), operationName: 'Pull', repository: 'ci/zipped', digest: `sha256:${String(i).padStart(64, '0')}`, registry: 'cicache' })));
+    const damaged = gzipSync(`${records.join('\n')}\n`, { level: 0 });
+    damaged[10] = 0b111;
+    const name = archiveBlobPath(cicache, new Date(NOW.getTime() - 2 * HOUR));
+    await uploadArchive(azurite.connectionString, new Map([[name, damaged]]), 'damaged-gzip');
+    const source = new StorageArchiveLogSource({ account: parseStorageAccount(azurite.connectionString)!, container: 'damaged-gzip', pathPattern: '*.json' });
+    const { stats } = await source.read(filter);
+    expect(stats.badLines.find((bad) => bad.reason === 'unreadable-data')).toMatchObject({ source: name, detail: expect.stringMatching(/gzip data is corrupt/) });
   });
 
   it('refuses, with the reason, when the container does not exist', async () => {
