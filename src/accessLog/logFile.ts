@@ -11,14 +11,19 @@ import { archivePathRange } from './sources/archiveLayout.js';
 export class LogFileReader {
   private readonly splitter: RecordSplitter;
   private readonly scanner: RecordScanner | undefined;
+  private readonly decodedFromGzip: boolean;
+  /** Decoded bytes looked at for signs of data that is not text. */
+  private sniffed = 0;
+  private undecodable: string | undefined;
 
   constructor(
     private readonly source: string,
     private readonly filter: RecordFilter,
     private readonly counts: AccessCounts,
     private readonly stats: LogStats,
-    options: { fastPath?: boolean } = {},
+    options: { fastPath?: boolean; decodedFromGzip?: boolean } = {},
   ) {
+    this.decodedFromGzip = options.decodedFromGzip === true;
     this.scanner = options.fastPath === false ? undefined : new RecordScanner();
     this.splitter = new RecordSplitter({
       record: (bytes, start, end, line, unterminated) => this.onRecord(bytes, start, end, line, unterminated),
@@ -35,7 +40,19 @@ export class LogFileReader {
 
   /** Bytes decoded from the file (decompressed): not counted again as bytes read. */
   pushDecoded(chunk: Buffer | string): void {
+    if (this.undecodable !== undefined) return;
+    if (this.sniffed < SNIFF_BYTES) {
+      const bytes = asBuffer(chunk);
+      this.undecodable = undecodableReason(bytes, this.sniffed, this.decodedFromGzip);
+      this.sniffed += bytes.length;
+      if (this.undecodable !== undefined) return;
+    }
     this.splitter.push(chunk);
+  }
+
+  /** Why the file cannot be read as text, once its first bytes said so: the rest of it is not worth reading. */
+  get undecodableBecause(): string | undefined {
+    return this.undecodable;
   }
 
   /** The line of the file reached (1-based). */
@@ -44,13 +61,21 @@ export class LogFileReader {
   }
 
   end(): void {
+    if (this.undecodable !== undefined) {
+      this.endUnreadable(this.undecodable);
+      return;
+    }
     this.splitter.end();
     this.stats.filesRead++;
   }
 
-  /** Ends a file whose data could not be read on from here: what was read counts, the unfinished record does not. */
+  /**
+   * Ends a file whose data could not be read on from here (corrupt compressed data, or not text at all). The
+   * file is named among the undecodable ones, which refuse the pass: how many records the rest held is unknown.
+   */
   endUnreadable(reason: string): void {
     this.onUnreadable('unreadable-data', this.splitter.lineNumber, reason, this.splitter.abandon());
+    this.counts.undecodableFiles.push(`${this.source} (${reason})`);
     this.stats.filesRead++;
   }
 
@@ -80,7 +105,8 @@ export class LogFileReader {
             ? { kind: 'skipped', reason: outcome }
             : { kind: 'skipped', reason: outcome, timeMs: scanner.timeMs };
     } else {
-      result = classifyRecord(bytes.toString('utf8', start, end), filter, unterminated);
+      // Only what begins like a record may be one being written: anything else at the end is malformed.
+      result = classifyRecord(bytes.toString('utf8', start, end), filter, unterminated && beginsLikeRecord(bytes, start, end));
     }
     if (result.timeMs !== undefined) {
       const { window } = filter;
@@ -128,7 +154,6 @@ export async function readLogStream(
   counts: AccessCounts,
   stats: LogStats,
 ): Promise<void> {
-  const reader = new LogFileReader(source, filter, counts, stats);
   const input = stream[Symbol.asyncIterator]();
   try {
     let head: Buffer | undefined;
@@ -139,12 +164,15 @@ export async function readLogStream(
       // A first chunk too short to tell is kept (copied) while the next is read.
       head = head === undefined ? (chunk.length < GZIP_MAGIC.length ? Buffer.from(chunk) : chunk) : Buffer.concat([head, chunk]);
     }
-    if (head !== undefined && head[0] === GZIP_MAGIC[0] && head[1] === GZIP_MAGIC[1]) {
-      await readGzip(reader, head, input, stats);
+    const gzip = head !== undefined && head[0] === GZIP_MAGIC[0] && head[1] === GZIP_MAGIC[1];
+    const reader = new LogFileReader(source, filter, counts, stats, { decodedFromGzip: gzip });
+    if (gzip) {
+      await readGzip(reader, head!, input, stats);
       return;
     }
     if (head !== undefined) reader.push(head);
-    for (let next = await input.next(); !next.done; next = await input.next()) reader.push(next.value);
+    // A file found not to be text is not read on: it refuses the pass whatever the rest of it holds.
+    for (let next = await input.next(); !next.done && reader.undecodableBecause === undefined; next = await input.next()) reader.push(next.value);
     reader.end();
   } finally {
     await input.return?.();
@@ -236,4 +264,48 @@ export function finishReading(counts: AccessCounts, stats: LogStats): void {
     if (index !== -1) stats.badLines.splice(index, 1);
   }
   stats.unterminatedLastLines.length = 0;
+}
+
+/** How much of a file's decoded start is looked at for bytes that JSON text never holds. */
+const SNIFF_BYTES = 4096;
+
+/** Signatures of what a log file may have been turned into that this reader does not decode. */
+const SIGNATURES: readonly { bytes: readonly number[]; what: string }[] = [
+  { bytes: [0x42, 0x5a, 0x68], what: 'bzip2-compressed' },
+  { bytes: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00], what: 'xz-compressed' },
+  { bytes: [0x28, 0xb5, 0x2f, 0xfd], what: 'zstd-compressed' },
+  { bytes: [0x50, 0x4b, 0x03, 0x04], what: 'a zip archive' },
+  { bytes: [0x37, 0x7a, 0xbc, 0xaf, 0x27, 0x1c], what: 'a 7-zip archive' },
+  { bytes: [0x04, 0x22, 0x4d, 0x18], what: 'lz4-compressed' },
+  { bytes: [0xff, 0xfe], what: 'UTF-16 text' },
+  { bytes: [0xfe, 0xff], what: 'UTF-16 text' },
+];
+
+/**
+ * Why decoded bytes at `offset` of a file (within its first {@link SNIFF_BYTES}) cannot be its text, or undefined.
+ * JSON text holds no control character but tab, line feed and carriage return (in strings they are escaped), and
+ * compressed or binary data has one within a few bytes: one of them here means the whole file is not text.
+ */
+function undecodableReason(bytes: Buffer, offset: number, decodedFromGzip: boolean): string | undefined {
+  const inside = decodedFromGzip ? ' inside gzip' : '';
+  if (offset === 0) {
+    if (bytes[0] === GZIP_MAGIC[0] && bytes[1] === GZIP_MAGIC[1]) return `gzip-compressed data${inside}: compressed twice, not read`;
+    const signature = SIGNATURES.find((candidate) => candidate.bytes.every((byte, i) => bytes[i] === byte));
+    if (signature !== undefined) return `${signature.what}${inside}: the reader reads JSON text, plain or gzip-compressed`;
+  }
+  const end = Math.min(bytes.length, SNIFF_BYTES - offset);
+  for (let i = 0; i < end; i++) {
+    const c = bytes[i]!;
+    if (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) {
+      return `not text: byte 0x${c.toString(16).padStart(2, '0')} at offset ${offset + i}${decodedFromGzip ? ' of the decompressed data' : ''}, which JSON text never holds (compressed in a format the reader does not read, or binary)`;
+    }
+  }
+  return undefined;
+}
+
+/** Whether `bytes[start, end)` begins with `{` after blanks: the beginning of a JSON record. */
+function beginsLikeRecord(bytes: Buffer, start: number, end: number): boolean {
+  let at = start;
+  while (at < end && (bytes[at] === 0x20 || bytes[at] === 0x09 || bytes[at] === 0x0d || bytes[at] === 0x0a)) at++;
+  return at < end && bytes[at] === 0x7b;
 }

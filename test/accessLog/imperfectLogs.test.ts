@@ -164,6 +164,24 @@ describe('unusable records', () => {
   });
 });
 
+describe('the exemption of a half-written last line', () => {
+  const newest = () => archiveBlobPath(registryResourceId('cicache'), new Date(NOW - HOUR));
+
+  it('holds for the beginning of a JSON record, after blanks', async () => {
+    const { stats, counts } = await readDir({ [newest()]: `${jsonLine(pull('ci/app', 'a'))}  \t{"time":"2026-11-27T01:59` });
+    expect(stats.skipped['incomplete-last-line']).toBe(1);
+    expect(counts.unusableRecords).toBe(0);
+  });
+
+  it('does not hold for a last line that is no beginning of a record: it is malformed, unusable', async () => {
+    const { stats, counts } = await readDir({ [newest()]: `${jsonLine(pull('ci/app', 'a'))}QlpoOTFBWSZTWQ garbage ${digest('lost')}` });
+    expect(stats.skipped['incomplete-last-line']).toBe(0);
+    expect(stats.skipped['malformed-json']).toBe(1);
+    expect(counts.unusableRecords).toBe(1);
+    expect([...counts.uncertainDigests]).toEqual([digest('lost')]);
+  });
+});
+
 describe('bounded cost', () => {
   it('a line longer than the maximum is skipped as oversized-line, its neighbours read, its digests kept as uncertain', () => {
     const filler = 'x'.repeat(1024 * 1024);
