@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -272,6 +272,55 @@ describe('gzip damaged early in a file of several chunks', () => {
     const { stats } = await readDir({ [path]: damaged, [archiveBlobPath(registryResourceId('cicache'), new Date(NOW - HOUR))]: jsonLine(pull('ci/app', 'plain')) });
     expect(stats.skipped['unreadable-data']).toBe(1);
     expect(stats.badLines.find((bad) => bad.reason === 'unreadable-data')).toMatchObject({ source: path, detail: expect.stringMatching(/gzip data is corrupt.*invalid block type/) });
+  });
+});
+
+describe('--log-dir: symbolic links', () => {
+  async function folders() {
+    const root = await mkdtemp(join(tmpdir(), 'linked-logs-'));
+    const logs = join(root, 'logs');
+    const elsewhere = join(root, 'elsewhere');
+    await mkdir(join(logs, 'day1'), { recursive: true });
+    await mkdir(elsewhere, { recursive: true });
+    await writeFile(join(logs, 'day1', 'a.json'), jsonLine(pull('ci/app', 'plain')));
+    await writeFile(join(elsewhere, 'b.json'), jsonLine(pull('ci/app', 'linked')));
+    const read = async () => {
+      const { counts, stats } = await new LocalDirLogSource(logs, '*.json').read(filter);
+      return { stats, count: (label: string) => counts.get('ci/app', digest(label))?.count ?? 0 };
+    };
+    return { logs, elsewhere, read };
+  }
+
+  it('a link to a file is read like the file', async () => {
+    const { logs, elsewhere, read } = await folders();
+    await symlink(join(elsewhere, 'b.json'), join(logs, 'b.json'));
+    const { count, stats } = await read();
+    expect([count('plain'), count('linked')]).toEqual([1, 1]);
+    expect(stats.filesRead).toBe(2);
+  });
+
+  it('a link to a folder is read like the folder', async () => {
+    const { logs, elsewhere, read } = await folders();
+    await symlink(elsewhere, join(logs, 'day2'));
+    const { count } = await read();
+    expect([count('plain'), count('linked')]).toEqual([1, 1]);
+  });
+
+  it('a loop of links ends: each folder and file is read once, and the report says what was left out', async () => {
+    const { logs, read } = await folders();
+    await symlink(logs, join(logs, 'day1', 'back-to-top'));
+    await symlink(join(logs, 'day1', 'a.json'), join(logs, 'same-file.json'));
+    const { count, stats } = await read();
+    expect(count('plain')).toBe(1);
+    expect(stats.filesRead).toBe(1);
+    expect(stats.notes.join('\n')).toMatch(/day1\/back-to-top.*already read/);
+    expect(stats.notes.join('\n')).toMatch(/same-file\.json.*already read/);
+  });
+
+  it('a link that leads nowhere refuses the read, naming it', async () => {
+    const { logs, elsewhere, read } = await folders();
+    await symlink(join(elsewhere, 'gone.json'), join(logs, 'gone.json'));
+    await expect(read()).rejects.toThrow(/gone\.json.*leads nowhere/);
   });
 });
 
