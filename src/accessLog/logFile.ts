@@ -143,9 +143,9 @@ const DECODED_CHUNK_BYTES = 256 * 1024;
 /**
  * Reads a whole stream (a file or a blob download) through a {@link LogFileReader}. A gzip stream (magic bytes
  * 1f 8b, whatever the file's name) is decompressed as it streams; when the compressed data turns out corrupt,
- * the records before the damage count and the rest is one `unreadable-data` record. A failure of the stream
- * itself (the network, the disk) is thrown. Each chunk is done with before the next is asked for: a source may
- * read the next one into the same buffer.
+ * the file is named among the undecodable ones (see {@link LogFileReader.endUnreadable}). A failure of the stream
+ * itself (the network, the disk) is thrown, and so is the signal's reason when it aborts (checked at every chunk).
+ * Each chunk is done with before the next is asked for: a source may read the next one into the same buffer.
  */
 export async function readLogStream(
   source: string,
@@ -153,6 +153,7 @@ export async function readLogStream(
   filter: RecordFilter,
   counts: AccessCounts,
   stats: LogStats,
+  signal?: AbortSignal,
 ): Promise<void> {
   const input = stream[Symbol.asyncIterator]();
   try {
@@ -167,19 +168,23 @@ export async function readLogStream(
     const gzip = head !== undefined && head[0] === GZIP_MAGIC[0] && head[1] === GZIP_MAGIC[1];
     const reader = new LogFileReader(source, filter, counts, stats, { decodedFromGzip: gzip });
     if (gzip) {
-      await readGzip(reader, head!, input, stats);
+      await readGzip(reader, head!, input, stats, signal);
       return;
     }
     if (head !== undefined) reader.push(head);
     // A file found not to be text is not read on: it refuses the pass whatever the rest of it holds.
-    for (let next = await input.next(); !next.done && reader.undecodableBecause === undefined; next = await input.next()) reader.push(next.value);
+    for (let next = await input.next(); !next.done && reader.undecodableBecause === undefined; next = await input.next()) {
+      // Checked at every chunk: one large file must not outlast the time budget.
+      signal?.throwIfAborted();
+      reader.push(next.value);
+    }
     reader.end();
   } finally {
     await input.return?.();
   }
 }
 
-async function readGzip(reader: LogFileReader, head: Buffer, input: AsyncIterator<Buffer | string>, stats: LogStats): Promise<void> {
+async function readGzip(reader: LogFileReader, head: Buffer, input: AsyncIterator<Buffer | string>, stats: LogStats, signal?: AbortSignal): Promise<void> {
   let sourceFailure: { error: unknown } | undefined;
   let compressedBytes = 0;
   // The decompressor may hold chunks while it works, and a source may reuse its buffer: it gets copies.
@@ -206,9 +211,14 @@ async function readGzip(reader: LogFileReader, head: Buffer, input: AsyncIterato
   }
   try {
     await pipeline(Readable.from(compressed()), createGunzip({ chunkSize: DECODED_CHUNK_BYTES }), async (decoded: AsyncIterable<Buffer>) => {
-      for await (const chunk of decoded) reader.pushDecoded(chunk);
+      for await (const chunk of decoded) {
+        // At every decoded chunk: a small file may decompress to a great deal.
+        signal?.throwIfAborted();
+        reader.pushDecoded(chunk);
+      }
     });
   } catch (error) {
+    if (signal?.aborted) throw signal.reason;
     if (sourceFailure !== undefined) throw sourceFailure.error;
     reader.endUnreadable(`the gzip data is corrupt (within the first ${compressedBytes} compressed bytes, decoded up to line ${reader.lineNumber}): ${(error as Error).message}`);
     return;

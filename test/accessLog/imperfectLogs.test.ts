@@ -324,6 +324,32 @@ describe('--log-dir: symbolic links', () => {
   });
 });
 
+describe('--log-dir: a stop (the time budget) while one large file is read', () => {
+  // The budget's deadline aborts the read's signal from a timer: it fires at the reader's first turn of the event
+  // loop, inside the first file, which a check between files alone never sees.
+  async function readStopped(content: Buffer) {
+    const directory = await mkdtemp(join(tmpdir(), 'stopped-read-'));
+    await writeFile(join(directory, 'big.json'), content);
+    const controller = new AbortController();
+    const stop = new Error('the time budget ended');
+    setImmediate(() => controller.abort(stop));
+    return { stop, read: new LocalDirLogSource(directory, '*.json').read(filter, controller.signal) };
+  }
+  const big = () => Buffer.from(Array.from({ length: 24_000 }, (_, i) => jsonLine(pull('ci/app', `big-${i % 100}`))).join(''));
+
+  it('ends the read inside the file, with the stop as its reason', async () => {
+    const content = big();
+    expect(content.length).toBeGreaterThan(12 * 1024 * 1024);
+    const { stop, read } = await readStopped(content);
+    await expect(read).rejects.toBe(stop);
+  });
+
+  it('the same for a gzip file, whatever it decompresses to', async () => {
+    const { stop, read } = await readStopped(gzipSync(Buffer.concat([big(), big()]), { level: 1 }));
+    await expect(read).rejects.toBe(stop);
+  });
+});
+
 function renameKey(object: Record<string, unknown>, from: string, to: string): void {
   object[to] = object[from];
   delete object[from];

@@ -30,7 +30,7 @@ export class LocalDirLogSource implements AccessLogSource {
     const reads = new ChunkReads();
     for (const file of files) {
       signal?.throwIfAborted();
-      await readLogStream(file.relativePath, reads.of(file.path), filter, counts, stats);
+      await readLogStream(file.relativePath, reads.of(file.path), filter, counts, stats, signal);
     }
     finishReading(counts, stats);
     if (skippedOutsideWindow > 0) stats.notes.push(`${skippedOutsideWindow} archive folders or files outside the window were not read`);

@@ -150,7 +150,7 @@ export class StorageArchiveLogSource implements AccessLogSource {
     await forEachConcurrently(names, this.options.concurrency ?? 8, async (name) => {
       const response = await container.getBlobClient(name).download(0, undefined, { abortSignal: signal, maxRetryRequests: 5 });
       if (response.readableStreamBody === undefined) throw new LogSourceError(`the blob ${name} has no body`);
-      await readLogStream(name, response.readableStreamBody as AsyncIterable<Buffer>, filter, counts, stats);
+      await readLogStream(name, response.readableStreamBody as AsyncIterable<Buffer>, filter, counts, stats, signal);
       this.archive.blobsRead++;
     });
   }
