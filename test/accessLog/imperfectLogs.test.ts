@@ -8,6 +8,7 @@ import { MAX_RECORD_BYTES, RecordSplitter } from '../../src/accessLog/lines.js';
 import { LogFileReader } from '../../src/accessLog/logFile.js';
 import type { RecordFilter } from '../../src/accessLog/record.js';
 import { LocalDirLogSource } from '../../src/accessLog/sources/localDir.js';
+import { LogSourceError } from '../../src/accessLog/sources/source.js';
 import { archiveBlobPath, logRecord, registryResourceId } from '../support/syntheticCache.js';
 
 // Issue 10's "found so far" cases that belong to the reader: each makes pulls vanish from the counts, or makes
@@ -315,6 +316,15 @@ describe('--log-dir: symbolic links', () => {
     expect(stats.filesRead).toBe(1);
     expect(stats.notes.join('\n')).toMatch(/day1\/back-to-top.*already read/);
     expect(stats.notes.join('\n')).toMatch(/same-file\.json.*already read/);
+  });
+
+  it('a file the disk fails to read refuses the read as a log source error naming it, not as a crash', async () => {
+    const { logs, read } = await folders();
+    // A regular file by its attributes whose first read fails (EIO): the disk failing under the reader.
+    await symlink('/proc/self/mem', join(logs, 'failing.json'));
+    const failure = await read().catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(LogSourceError);
+    expect((failure as Error).message).toMatch(/failing\.json.*EIO|failing\.json.*i\/o error/i);
   });
 
   it('a link that leads nowhere refuses the read, naming it', async () => {

@@ -30,7 +30,13 @@ export class LocalDirLogSource implements AccessLogSource {
     const reads = new ChunkReads();
     for (const file of files) {
       signal?.throwIfAborted();
-      await readLogStream(file.relativePath, reads.of(file.path), filter, counts, stats, signal);
+      try {
+        await readLogStream(file.relativePath, reads.of(file.path), filter, counts, stats, signal);
+      } catch (error) {
+        if (signal?.aborted) throw error;
+        // The disk or the file system failed under the reader (gone, unreadable): what the file held is unknown.
+        throw new LogSourceError(`reading the log file ${file.relativePath} failed: ${(error as Error).message}`);
+      }
     }
     finishReading(counts, stats);
     if (skippedOutsideWindow > 0) stats.notes.push(`${skippedOutsideWindow} archive folders or files outside the window were not read`);
