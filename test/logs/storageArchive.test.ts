@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AccessCounts } from '../../src/accessLog/counts.js';
 import { LocalDirLogSource } from '../../src/accessLog/sources/localDir.js';
 import { StorageArchiveLogSource } from '../../src/accessLog/sources/storageArchive.js';
+import { LogSourceError } from '../../src/accessLog/sources/source.js';
+import { BlobServiceClient } from '@azure/storage-blob';
 import type { RecordFilter } from '../../src/accessLog/record.js';
 import { parseStorageAccount } from '../../src/config.js';
 import { uploadArchive } from '../support/archiveUpload.js';
@@ -142,6 +144,19 @@ describe('the storage archive on Azurite', () => {
     const source = new StorageArchiveLogSource({ account: parseStorageAccount(azurite.connectionString)!, container: 'damaged-gzip', pathPattern: '*.json' });
     const { stats } = await source.read(filter);
     expect(stats.badLines.find((bad) => bad.reason === 'unreadable-data')).toMatchObject({ source: name, detail: expect.stringMatching(/gzip data is corrupt/) });
+  });
+
+  it('refuses naming the blob when one cannot be downloaded (moved to the archive tier by a lifecycle rule)', async () => {
+    const name = archiveBlobPath(registryResourceId('cicache'), new Date(NOW.getTime() - 3 * HOUR));
+    const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('archived-tier');
+    await container.createIfNotExists();
+    const text = `${JSON.stringify(logRecord({ time: new Date(NOW.getTime() - 3 * HOUR), operationName: 'Pull', repository: 'ci/app', digest: `sha256:${'a'.repeat(64)}`, registry: 'cicache' }))}\n`;
+    await container.getBlockBlobClient(name).upload(text, text.length);
+    await container.getBlockBlobClient(name).setAccessTier('Archive');
+    const source = new StorageArchiveLogSource({ account: parseStorageAccount(azurite.connectionString)!, container: 'archived-tier', pathPattern: '*.json' });
+    const failure = await source.read(filter).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(LogSourceError);
+    expect((failure as Error).message).toContain(name);
   });
 
   it('refuses, with the reason, when the container does not exist', async () => {
