@@ -73,7 +73,7 @@ export class LocalDirLogSource implements AccessLogSource {
       for (const entry of entries) {
         const path = join(dir, entry.name);
         const relativePath = relative(this.directory, path).split(sep).join('/');
-        const stat = entry.isSymbolicLink() ? this.linkTarget(path, relativePath) : statSync(path);
+        const stat = this.statOf(path, relativePath, entry.isSymbolicLink());
         if (!mayHoldWindow(relativePath + (stat.isDirectory() ? '/' : ''), filter.window)) skippedOutsideWindow++;
         else if (stat.isDirectory()) {
           if (firstVisit(stat, relativePath)) walk(path);
@@ -87,18 +87,23 @@ export class LocalDirLogSource implements AccessLogSource {
     return { files, skippedOutsideWindow, notes };
   }
 
-  /** What a symbolic link leads to; one that leads nowhere (or round in a circle) refuses the read. */
-  private linkTarget(path: string, relativePath: string): Stats {
+  /**
+   * What an entry is (a symbolic link: what it leads to). One that leads nowhere (or round in a circle), or that
+   * is gone since the folder was listed, refuses the read.
+   */
+  private statOf(path: string, relativePath: string, isLink: boolean): Stats {
     try {
       return statSync(path);
     } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+      if (!isLink) throw new LogSourceError(`the log file ${relativePath} cannot be examined: ${code}`);
       let target = '?';
       try {
         target = readlinkSync(path);
       } catch {
         // The link itself is gone: its name is all there is to say.
       }
-      throw new LogSourceError(`the log directory's link ${relativePath} (to ${target}) leads nowhere: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      throw new LogSourceError(`the log directory's link ${relativePath} (to ${target}) leads nowhere: ${code}`);
     }
   }
 }
