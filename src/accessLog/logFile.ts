@@ -313,9 +313,17 @@ function undecodableReason(bytes: Buffer, offset: number, decodedFromGzip: boole
   return undefined;
 }
 
-/** Whether `bytes[start, end)` begins with `{` after blanks: the beginning of a JSON record. */
+/**
+ * Whether `bytes[start, end)` may be the beginning of a JSON record: `{` after blanks, and no control character
+ * but tab, CR and LF (JSON text holds none; binary bytes do).
+ */
 function beginsLikeRecord(bytes: Buffer, start: number, end: number): boolean {
   let at = start;
   while (at < end && (bytes[at] === 0x20 || bytes[at] === 0x09 || bytes[at] === 0x0d || bytes[at] === 0x0a)) at++;
-  return at < end && bytes[at] === 0x7b;
+  if (at >= end || bytes[at] !== 0x7b) return false;
+  for (; at < end; at++) {
+    const c = bytes[at]!;
+    if (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return false;
+  }
+  return true;
 }

@@ -174,6 +174,17 @@ describe('the exemption of a half-written last line', () => {
     expect(counts.unusableRecords).toBe(0);
   });
 
+  it('does not hold for binary bytes after a `{`: no record is written so', async () => {
+    // Past the first 4 KiB, which are looked at for binary bytes in any case.
+    const lines = Array.from({ length: 20 }, (_, i) => jsonLine(pull('ci/app', `a-${i}`))).join('');
+    expect(lines.length).toBeGreaterThan(4096);
+    const garbage = Buffer.concat([Buffer.from(`${lines}{"ti`), Buffer.from([0x00, 0x9c, 0x01, 0x1f, 0x8b, 0x02])]);
+    const { stats, counts } = await readDir({ [newest()]: garbage });
+    expect(counts.undecodableFiles).toEqual([]);
+    expect(stats.skipped['incomplete-last-line']).toBe(0);
+    expect(counts.unusableRecords).toBe(1);
+  });
+
   it('does not hold for a last line that is no beginning of a record: it is malformed, unusable', async () => {
     const { stats, counts } = await readDir({ [newest()]: `${jsonLine(pull('ci/app', 'a'))}QlpoOTFBWSZTWQ garbage ${digest('lost')}` });
     expect(stats.skipped['incomplete-last-line']).toBe(0);
