@@ -28,6 +28,8 @@ export class AccessCounts {
    * each may have been pulled, so the planner keeps its manifest.
    */
   readonly uncertainDigests = new Set<string>();
+  /** Files (or blobs) that could not be decoded at all: `name (why, and where)`. Any of them refuses the pass. */
+  readonly undecodableFiles: string[] = [];
 
   add(repository: string, digest: string, timeMs: number, count = 1): void {
     this.addAccess({ repository: lowerCase(repository), digest: lowerCase(digest), timeMs }, count);

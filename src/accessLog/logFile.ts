@@ -11,14 +11,19 @@ import { archivePathRange } from './sources/archiveLayout.js';
 export class LogFileReader {
   private readonly splitter: RecordSplitter;
   private readonly scanner: RecordScanner | undefined;
+  private readonly decodedFromGzip: boolean;
+  /** Decoded bytes looked at for signs of data that is not text. */
+  private sniffed = 0;
+  private undecodable: string | undefined;
 
   constructor(
     private readonly source: string,
     private readonly filter: RecordFilter,
     private readonly counts: AccessCounts,
     private readonly stats: LogStats,
-    options: { fastPath?: boolean } = {},
+    options: { fastPath?: boolean; decodedFromGzip?: boolean } = {},
   ) {
+    this.decodedFromGzip = options.decodedFromGzip === true;
     this.scanner = options.fastPath === false ? undefined : new RecordScanner();
     this.splitter = new RecordSplitter({
       record: (bytes, start, end, line, unterminated) => this.onRecord(bytes, start, end, line, unterminated),
@@ -35,17 +40,42 @@ export class LogFileReader {
 
   /** Bytes decoded from the file (decompressed): not counted again as bytes read. */
   pushDecoded(chunk: Buffer | string): void {
+    if (this.undecodable !== undefined) return;
+    if (this.sniffed < SNIFF_BYTES) {
+      const bytes = asBuffer(chunk);
+      this.undecodable = undecodableReason(bytes, this.sniffed, this.decodedFromGzip);
+      this.sniffed += bytes.length;
+      if (this.undecodable !== undefined) return;
+    }
     this.splitter.push(chunk);
   }
 
+  /** Why the file cannot be read as text, once its first bytes said so: the rest of it is not worth reading. */
+  get undecodableBecause(): string | undefined {
+    return this.undecodable;
+  }
+
+  /** The line of the file reached (1-based). */
+  get lineNumber(): number {
+    return this.splitter.lineNumber;
+  }
+
   end(): void {
+    if (this.undecodable !== undefined) {
+      this.endUnreadable(this.undecodable);
+      return;
+    }
     this.splitter.end();
     this.stats.filesRead++;
   }
 
-  /** Ends a file whose data could not be read on from here: what was read counts, the unfinished record does not. */
+  /**
+   * Ends a file whose data could not be read on from here (corrupt compressed data, or not text at all). The
+   * file is named among the undecodable ones, which refuse the pass: how many records the rest held is unknown.
+   */
   endUnreadable(reason: string): void {
     this.onUnreadable('unreadable-data', this.splitter.lineNumber, reason, this.splitter.abandon());
+    this.counts.undecodableFiles.push(`${this.source} (${reason})`);
     this.stats.filesRead++;
   }
 
@@ -75,7 +105,8 @@ export class LogFileReader {
             ? { kind: 'skipped', reason: outcome }
             : { kind: 'skipped', reason: outcome, timeMs: scanner.timeMs };
     } else {
-      result = classifyRecord(bytes.toString('utf8', start, end), filter, unterminated);
+      // Only what begins like a record may be one being written: anything else at the end is malformed.
+      result = classifyRecord(bytes.toString('utf8', start, end), filter, unterminated && beginsLikeRecord(bytes, start, end));
     }
     if (result.timeMs !== undefined) {
       const { window } = filter;
@@ -112,9 +143,9 @@ const DECODED_CHUNK_BYTES = 256 * 1024;
 /**
  * Reads a whole stream (a file or a blob download) through a {@link LogFileReader}. A gzip stream (magic bytes
  * 1f 8b, whatever the file's name) is decompressed as it streams; when the compressed data turns out corrupt,
- * the records before the damage count and the rest is one `unreadable-data` record. A failure of the stream
- * itself (the network, the disk) is thrown. Each chunk is done with before the next is asked for: a source may
- * read the next one into the same buffer.
+ * the file is named among the undecodable ones (see {@link LogFileReader.endUnreadable}). A failure of the stream
+ * itself (the network, the disk) is thrown, and so is the signal's reason when it aborts (checked at every chunk).
+ * Each chunk is done with before the next is asked for: a source may read the next one into the same buffer.
  */
 export async function readLogStream(
   source: string,
@@ -122,8 +153,8 @@ export async function readLogStream(
   filter: RecordFilter,
   counts: AccessCounts,
   stats: LogStats,
+  signal?: AbortSignal,
 ): Promise<void> {
-  const reader = new LogFileReader(source, filter, counts, stats);
   const input = stream[Symbol.asyncIterator]();
   try {
     let head: Buffer | undefined;
@@ -134,42 +165,62 @@ export async function readLogStream(
       // A first chunk too short to tell is kept (copied) while the next is read.
       head = head === undefined ? (chunk.length < GZIP_MAGIC.length ? Buffer.from(chunk) : chunk) : Buffer.concat([head, chunk]);
     }
-    if (head !== undefined && head[0] === GZIP_MAGIC[0] && head[1] === GZIP_MAGIC[1]) {
-      await readGzip(reader, head, input, stats);
+    const gzip = head !== undefined && head[0] === GZIP_MAGIC[0] && head[1] === GZIP_MAGIC[1];
+    const reader = new LogFileReader(source, filter, counts, stats, { decodedFromGzip: gzip });
+    if (gzip) {
+      await readGzip(reader, head!, input, stats, signal);
       return;
     }
     if (head !== undefined) reader.push(head);
-    for (let next = await input.next(); !next.done; next = await input.next()) reader.push(next.value);
+    // A file found not to be text is not read on: it refuses the pass whatever the rest of it holds.
+    for (let next = await input.next(); !next.done && reader.undecodableBecause === undefined; next = await input.next()) {
+      // Checked at every chunk: one large file must not outlast the time budget.
+      signal?.throwIfAborted();
+      reader.push(next.value);
+    }
     reader.end();
   } finally {
     await input.return?.();
   }
 }
 
-async function readGzip(reader: LogFileReader, head: Buffer, input: AsyncIterator<Buffer | string>, stats: LogStats): Promise<void> {
+async function readGzip(reader: LogFileReader, head: Buffer, input: AsyncIterator<Buffer | string>, stats: LogStats, signal?: AbortSignal): Promise<void> {
   let sourceFailure: { error: unknown } | undefined;
+  let compressedBytes = 0;
   // The decompressor may hold chunks while it works, and a source may reuse its buffer: it gets copies.
   async function* compressed(): AsyncGenerator<Buffer> {
+    compressedBytes += head.length;
     stats.bytesRead += head.length;
     yield Buffer.from(head);
-    try {
-      for (let next = await input.next(); !next.done; next = await input.next()) {
-        const chunk = asBuffer(next.value);
-        stats.bytesRead += chunk.length;
-        yield Buffer.from(chunk);
+    for (;;) {
+      // Only a failure of the source itself is the source's: the decompressor's own error is thrown into this
+      // generator at its `yield` when the pipeline comes down, and must stay the decompressor's.
+      let next: IteratorResult<Buffer | string>;
+      try {
+        next = await input.next();
+      } catch (error) {
+        sourceFailure = { error };
+        throw error;
       }
-    } catch (error) {
-      sourceFailure = { error };
-      throw error;
+      if (next.done) return;
+      const chunk = asBuffer(next.value);
+      compressedBytes += chunk.length;
+      stats.bytesRead += chunk.length;
+      yield Buffer.from(chunk);
     }
   }
   try {
     await pipeline(Readable.from(compressed()), createGunzip({ chunkSize: DECODED_CHUNK_BYTES }), async (decoded: AsyncIterable<Buffer>) => {
-      for await (const chunk of decoded) reader.pushDecoded(chunk);
+      for await (const chunk of decoded) {
+        // At every decoded chunk: a small file may decompress to a great deal.
+        signal?.throwIfAborted();
+        reader.pushDecoded(chunk);
+      }
     });
   } catch (error) {
+    if (signal?.aborted) throw signal.reason;
     if (sourceFailure !== undefined) throw sourceFailure.error;
-    reader.endUnreadable(`the gzip data is corrupt: ${(error as Error).message}`);
+    reader.endUnreadable(`the gzip data is corrupt (within the first ${compressedBytes} compressed bytes, decoded up to line ${reader.lineNumber}): ${(error as Error).message}`);
     return;
   }
   reader.end();
@@ -223,4 +274,56 @@ export function finishReading(counts: AccessCounts, stats: LogStats): void {
     if (index !== -1) stats.badLines.splice(index, 1);
   }
   stats.unterminatedLastLines.length = 0;
+}
+
+/** How much of a file's decoded start is looked at for bytes that JSON text never holds. */
+const SNIFF_BYTES = 4096;
+
+/** Signatures of what a log file may have been turned into that this reader does not decode. */
+const SIGNATURES: readonly { bytes: readonly number[]; what: string }[] = [
+  { bytes: [0x42, 0x5a, 0x68], what: 'bzip2-compressed' },
+  { bytes: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00], what: 'xz-compressed' },
+  { bytes: [0x28, 0xb5, 0x2f, 0xfd], what: 'zstd-compressed' },
+  { bytes: [0x50, 0x4b, 0x03, 0x04], what: 'a zip archive' },
+  { bytes: [0x37, 0x7a, 0xbc, 0xaf, 0x27, 0x1c], what: 'a 7-zip archive' },
+  { bytes: [0x04, 0x22, 0x4d, 0x18], what: 'lz4-compressed' },
+  { bytes: [0xff, 0xfe], what: 'UTF-16 text' },
+  { bytes: [0xfe, 0xff], what: 'UTF-16 text' },
+];
+
+/**
+ * Why decoded bytes at `offset` of a file (within its first {@link SNIFF_BYTES}) cannot be its text, or undefined.
+ * JSON text holds no control character but tab, line feed and carriage return (in strings they are escaped), and
+ * compressed or binary data has one within a few bytes: one of them here means the whole file is not text.
+ */
+function undecodableReason(bytes: Buffer, offset: number, decodedFromGzip: boolean): string | undefined {
+  const inside = decodedFromGzip ? ' inside gzip' : '';
+  if (offset === 0) {
+    if (bytes[0] === GZIP_MAGIC[0] && bytes[1] === GZIP_MAGIC[1]) return `gzip-compressed data${inside}: compressed twice, not read`;
+    const signature = SIGNATURES.find((candidate) => candidate.bytes.every((byte, i) => bytes[i] === byte));
+    if (signature !== undefined) return `${signature.what}${inside}: the reader reads JSON text, plain or gzip-compressed`;
+  }
+  const end = Math.min(bytes.length, SNIFF_BYTES - offset);
+  for (let i = 0; i < end; i++) {
+    const c = bytes[i]!;
+    if (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) {
+      return `not text: byte 0x${c.toString(16).padStart(2, '0')} at offset ${offset + i}${decodedFromGzip ? ' of the decompressed data' : ''}, which JSON text never holds (compressed in a format the reader does not read, or binary)`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Whether `bytes[start, end)` may be the beginning of a JSON record: `{` after blanks, and no control character
+ * but tab, CR and LF (JSON text holds none; binary bytes do).
+ */
+function beginsLikeRecord(bytes: Buffer, start: number, end: number): boolean {
+  let at = start;
+  while (at < end && (bytes[at] === 0x20 || bytes[at] === 0x09 || bytes[at] === 0x0d || bytes[at] === 0x0a)) at++;
+  if (at >= end || bytes[at] !== 0x7b) return false;
+  for (; at < end; at++) {
+    const c = bytes[at]!;
+    if (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return false;
+  }
+  return true;
 }

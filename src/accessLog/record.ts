@@ -266,8 +266,22 @@ function parseIsoTime(text: string): { ms: number; subMillisecond: boolean } | u
     return undefined;
   }
   if (zone !== 'Z' && zone !== undefined) {
-    const sign = zone.startsWith('-') ? -1 : 1;
-    ms -= sign * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6))) * 60_000;
+    const offsetMinutes = zoneOffsetMinutes(zone);
+    if (offsetMinutes === undefined) return undefined;
+    ms -= offsetMinutes * 60_000;
   }
   return { ms, subMillisecond: /[1-9]/.test(fractionDigits.slice(3)) };
+}
+
+/** Civil time zones run from UTC-12:00 to UTC+14:00: an offset beyond them is no real time. */
+const MIN_OFFSET_MINUTES = -12 * 60;
+const MAX_OFFSET_MINUTES = 14 * 60;
+
+/** `+hh:mm` or `-hh:mm` in minutes east of UTC, or undefined when it is not a real offset. */
+function zoneOffsetMinutes(zone: string): number | undefined {
+  const hours = Number(zone.slice(1, 3));
+  const minutes = Number(zone.slice(4, 6));
+  if (minutes > 59) return undefined;
+  const offset = (zone.startsWith('-') ? -1 : 1) * (hours * 60 + minutes);
+  return offset < MIN_OFFSET_MINUTES || offset > MAX_OFFSET_MINUTES ? undefined : offset;
 }

@@ -21,10 +21,22 @@ export interface LogEvidence {
    * accessed, so a manifest with one of them is not deleted on this evidence.
    */
   uncertainDigests: ReadonlySet<string>;
+  /**
+   * Log files (or blobs) that could not be decoded at all, each named with why (another compression, binary,
+   * corrupt gzip): how many pulls each held is unknown, so no share of them can be tolerated.
+   */
+  readonly undecodableFiles?: readonly string[];
 }
 
 /** Whether the logs are trustworthy enough to delete on them. */
 export function checkLogs(evidence: LogEvidence, policy: Policy, now: Date): GuardRefusal | null {
+  const undecodable = evidence.undecodableFiles ?? [];
+  if (undecodable.length > 0) {
+    return {
+      reason: 'logs-unusable',
+      message: `${undecodable.length} log file(s) could not be decoded, so the pulls in them would go uncounted: ${undecodable.slice(0, 5).join('; ')}${undecodable.length > 5 ? '; …' : ''}`,
+    };
+  }
   const unusable = checkUnusableShare(evidence, policy);
   if (unusable !== null) return unusable;
   if (evidence.recordsInWindow === 0 || evidence.newestRecordMs === undefined) {

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -8,6 +8,7 @@ import { MAX_RECORD_BYTES, RecordSplitter } from '../../src/accessLog/lines.js';
 import { LogFileReader } from '../../src/accessLog/logFile.js';
 import type { RecordFilter } from '../../src/accessLog/record.js';
 import { LocalDirLogSource } from '../../src/accessLog/sources/localDir.js';
+import { LogSourceError } from '../../src/accessLog/sources/source.js';
 import { archiveBlobPath, logRecord, registryResourceId } from '../support/syntheticCache.js';
 
 // Issue 10's "found so far" cases that belong to the reader: each makes pulls vanish from the counts, or makes
@@ -164,6 +165,35 @@ describe('unusable records', () => {
   });
 });
 
+describe('the exemption of a half-written last line', () => {
+  const newest = () => archiveBlobPath(registryResourceId('cicache'), new Date(NOW - HOUR));
+
+  it('holds for the beginning of a JSON record, after blanks', async () => {
+    const { stats, counts } = await readDir({ [newest()]: `${jsonLine(pull('ci/app', 'a'))}  \t{"time":"2026-11-27T01:59` });
+    expect(stats.skipped['incomplete-last-line']).toBe(1);
+    expect(counts.unusableRecords).toBe(0);
+  });
+
+  it('does not hold for binary bytes after a `{`: no record is written so', async () => {
+    // Past the first 4 KiB, which are looked at for binary bytes in any case.
+    const lines = Array.from({ length: 20 }, (_, i) => jsonLine(pull('ci/app', `a-${i}`))).join('');
+    expect(lines.length).toBeGreaterThan(4096);
+    const garbage = Buffer.concat([Buffer.from(`${lines}{"ti`), Buffer.from([0x00, 0x9c, 0x01, 0x1f, 0x8b, 0x02])]);
+    const { stats, counts } = await readDir({ [newest()]: garbage });
+    expect(counts.undecodableFiles).toEqual([]);
+    expect(stats.skipped['incomplete-last-line']).toBe(0);
+    expect(counts.unusableRecords).toBe(1);
+  });
+
+  it('does not hold for a last line that is no beginning of a record: it is malformed, unusable', async () => {
+    const { stats, counts } = await readDir({ [newest()]: `${jsonLine(pull('ci/app', 'a'))}QlpoOTFBWSZTWQ garbage ${digest('lost')}` });
+    expect(stats.skipped['incomplete-last-line']).toBe(0);
+    expect(stats.skipped['malformed-json']).toBe(1);
+    expect(counts.unusableRecords).toBe(1);
+    expect([...counts.uncertainDigests]).toEqual([digest('lost')]);
+  });
+});
+
 describe('bounded cost', () => {
   it('a line longer than the maximum is skipped as oversized-line, its neighbours read, its digests kept as uncertain', () => {
     const filler = 'x'.repeat(1024 * 1024);
@@ -240,6 +270,104 @@ describe('corrupt compressed data', () => {
     expect(stats.accessesCounted).toBeGreaterThan(1);
     expect(stats.accessesCounted).toBeLessThan(4000);
     expect(counts.get('ci/app', digest('plain'))?.count).toBe(1);
+  });
+});
+
+describe('gzip damaged early in a file of several chunks', () => {
+  it('is a named unreadable-data record, not an exception out of the read', async () => {
+    const lines = Array.from({ length: 4000 }, (_, i) => jsonLine(pull('ci/app', `stored-${i}`))).join('');
+    // Stored (level 0): the file spans several 256 KiB reads; its first deflate block header says "reserved type".
+    const damaged = gzipSync(lines, { level: 0 });
+    expect(damaged.length).toBeGreaterThan(4 * 256 * 1024);
+    damaged[10] = 0b111;
+    const path = archiveBlobPath(registryResourceId('cicache'), new Date(NOW - 2 * HOUR));
+    const { stats } = await readDir({ [path]: damaged, [archiveBlobPath(registryResourceId('cicache'), new Date(NOW - HOUR))]: jsonLine(pull('ci/app', 'plain')) });
+    expect(stats.skipped['unreadable-data']).toBe(1);
+    expect(stats.badLines.find((bad) => bad.reason === 'unreadable-data')).toMatchObject({ source: path, detail: expect.stringMatching(/gzip data is corrupt.*invalid block type/) });
+  });
+});
+
+describe('--log-dir: symbolic links', () => {
+  async function folders() {
+    const root = await mkdtemp(join(tmpdir(), 'linked-logs-'));
+    const logs = join(root, 'logs');
+    const elsewhere = join(root, 'elsewhere');
+    await mkdir(join(logs, 'day1'), { recursive: true });
+    await mkdir(elsewhere, { recursive: true });
+    await writeFile(join(logs, 'day1', 'a.json'), jsonLine(pull('ci/app', 'plain')));
+    await writeFile(join(elsewhere, 'b.json'), jsonLine(pull('ci/app', 'linked')));
+    const read = async () => {
+      const { counts, stats } = await new LocalDirLogSource(logs, '*.json').read(filter);
+      return { stats, count: (label: string) => counts.get('ci/app', digest(label))?.count ?? 0 };
+    };
+    return { logs, elsewhere, read };
+  }
+
+  it('a link to a file is read like the file', async () => {
+    const { logs, elsewhere, read } = await folders();
+    await symlink(join(elsewhere, 'b.json'), join(logs, 'b.json'));
+    const { count, stats } = await read();
+    expect([count('plain'), count('linked')]).toEqual([1, 1]);
+    expect(stats.filesRead).toBe(2);
+  });
+
+  it('a link to a folder is read like the folder', async () => {
+    const { logs, elsewhere, read } = await folders();
+    await symlink(elsewhere, join(logs, 'day2'));
+    const { count } = await read();
+    expect([count('plain'), count('linked')]).toEqual([1, 1]);
+  });
+
+  it('a loop of links ends: each folder and file is read once, and the report says what was left out', async () => {
+    const { logs, read } = await folders();
+    await symlink(logs, join(logs, 'day1', 'back-to-top'));
+    await symlink(join(logs, 'day1', 'a.json'), join(logs, 'same-file.json'));
+    const { count, stats } = await read();
+    expect(count('plain')).toBe(1);
+    expect(stats.filesRead).toBe(1);
+    expect(stats.notes.join('\n')).toMatch(/day1\/back-to-top.*already read/);
+    expect(stats.notes.join('\n')).toMatch(/same-file\.json.*already read/);
+  });
+
+  it('a file the disk fails to read refuses the read as a log source error naming it, not as a crash', async () => {
+    const { logs, read } = await folders();
+    // A regular file by its attributes whose first read fails (EIO): the disk failing under the reader.
+    await symlink('/proc/self/mem', join(logs, 'failing.json'));
+    const failure = await read().catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(LogSourceError);
+    expect((failure as Error).message).toMatch(/failing\.json.*EIO|failing\.json.*i\/o error/i);
+  });
+
+  it('a link that leads nowhere refuses the read, naming it', async () => {
+    const { logs, elsewhere, read } = await folders();
+    await symlink(join(elsewhere, 'gone.json'), join(logs, 'gone.json'));
+    await expect(read()).rejects.toThrow(/gone\.json.*leads nowhere/);
+  });
+});
+
+describe('--log-dir: a stop (the time budget) while one large file is read', () => {
+  // The budget's deadline aborts the read's signal from a timer: it fires at the reader's first turn of the event
+  // loop, inside the first file, which a check between files alone never sees.
+  async function readStopped(content: Buffer) {
+    const directory = await mkdtemp(join(tmpdir(), 'stopped-read-'));
+    await writeFile(join(directory, 'big.json'), content);
+    const controller = new AbortController();
+    const stop = new Error('the time budget ended');
+    setImmediate(() => controller.abort(stop));
+    return { stop, read: new LocalDirLogSource(directory, '*.json').read(filter, controller.signal) };
+  }
+  const big = () => Buffer.from(Array.from({ length: 24_000 }, (_, i) => jsonLine(pull('ci/app', `big-${i % 100}`))).join(''));
+
+  it('ends the read inside the file, with the stop as its reason', async () => {
+    const content = big();
+    expect(content.length).toBeGreaterThan(12 * 1024 * 1024);
+    const { stop, read } = await readStopped(content);
+    await expect(read).rejects.toBe(stop);
+  });
+
+  it('the same for a gzip file, whatever it decompresses to', async () => {
+    const { stop, read } = await readStopped(gzipSync(Buffer.concat([big(), big()]), { level: 1 }));
+    await expect(read).rejects.toBe(stop);
   });
 });
 

@@ -84,6 +84,19 @@ describe('parseLogTime', () => {
     expect(parseLogTime('2026-11-27T02:00:00Z')?.ms).toBe(Date.parse('2026-11-27T02:00:00Z'));
     expect(parseLogTime('yesterday')).toBeUndefined();
   });
+
+  it('takes offsets only within the real range (UTC-12:00 to UTC+14:00): beyond it the time is invalid', () => {
+    expect(parseLogTime('2026-11-27T16:00:00+14:00')?.ms).toBe(Date.parse('2026-11-27T02:00:00Z'));
+    expect(parseLogTime('2026-11-26T14:00:00-12:00')?.ms).toBe(Date.parse('2026-11-27T02:00:00Z'));
+    for (const zone of ['+99:00', '+14:01', '+15:00', '-12:01', '-14:30', '+01:60', '-00:99']) {
+      expect(parseLogTime(`2026-11-27T02:00:00${zone}`), zone).toBeUndefined();
+    }
+  });
+
+  it('a record whose offset is out of range is an unusable bad-time, not an access', () => {
+    const result = classifyRecord(line({ time: '2026-11-27T02:00:00+99:00' }), filter);
+    expect(result).toMatchObject({ kind: 'skipped', reason: 'bad-time' });
+  });
 });
 
 describe('LogFileReader', () => {

@@ -1,10 +1,13 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AccessCounts } from '../../src/accessLog/counts.js';
 import { LocalDirLogSource } from '../../src/accessLog/sources/localDir.js';
 import { StorageArchiveLogSource } from '../../src/accessLog/sources/storageArchive.js';
+import { LogSourceError } from '../../src/accessLog/sources/source.js';
+import { BlobServiceClient } from '@azure/storage-blob';
 import type { RecordFilter } from '../../src/accessLog/record.js';
 import { parseStorageAccount } from '../../src/config.js';
 import { uploadArchive } from '../support/archiveUpload.js';
@@ -129,6 +132,31 @@ describe('the storage archive on Azurite', () => {
     expect(source.archive.fallback).toBe(true);
     expect(stats.notes.join(' ')).toContain('no y=/m=/d=/h= archive folders found');
     expect(counts.size).toBeGreaterThan(0);
+  });
+
+  it('a gzip blob damaged early, over several chunks of its download, is named as unreadable, not a failed read', async () => {
+    const cicache = registryResourceId('cicache');
+    const records = Array.from({ length: 4000 }, (_, i) => JSON.stringify(logRecord({ time: new Date(NOW.getTime() - 2 * HOUR), operationName: 'Pull', repository: 'ci/zipped', digest: `sha256:${String(i).padStart(64, '0')}`, registry: 'cicache' })));
+    const damaged = gzipSync(`${records.join('\n')}\n`, { level: 0 });
+    damaged[10] = 0b111;
+    const name = archiveBlobPath(cicache, new Date(NOW.getTime() - 2 * HOUR));
+    await uploadArchive(azurite.connectionString, new Map([[name, damaged]]), 'damaged-gzip');
+    const source = new StorageArchiveLogSource({ account: parseStorageAccount(azurite.connectionString)!, container: 'damaged-gzip', pathPattern: '*.json' });
+    const { stats } = await source.read(filter);
+    expect(stats.badLines.find((bad) => bad.reason === 'unreadable-data')).toMatchObject({ source: name, detail: expect.stringMatching(/gzip data is corrupt/) });
+  });
+
+  it('refuses naming the blob when one cannot be downloaded (moved to the archive tier by a lifecycle rule)', async () => {
+    const name = archiveBlobPath(registryResourceId('cicache'), new Date(NOW.getTime() - 3 * HOUR));
+    const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('archived-tier');
+    await container.createIfNotExists();
+    const text = `${JSON.stringify(logRecord({ time: new Date(NOW.getTime() - 3 * HOUR), operationName: 'Pull', repository: 'ci/app', digest: `sha256:${'a'.repeat(64)}`, registry: 'cicache' }))}\n`;
+    await container.getBlockBlobClient(name).upload(text, text.length);
+    await container.getBlockBlobClient(name).setAccessTier('Archive');
+    const source = new StorageArchiveLogSource({ account: parseStorageAccount(azurite.connectionString)!, container: 'archived-tier', pathPattern: '*.json' });
+    const failure = await source.read(filter).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(LogSourceError);
+    expect((failure as Error).message).toContain(name);
   });
 
   it('refuses, with the reason, when the container does not exist', async () => {

@@ -148,9 +148,15 @@ export class StorageArchiveLogSource implements AccessLogSource {
 
   private async readBlobs(container: ContainerClient, names: string[], filter: RecordFilter, counts: AccessCounts, stats: LogStats, signal?: AbortSignal): Promise<void> {
     await forEachConcurrently(names, this.options.concurrency ?? 8, async (name) => {
-      const response = await container.getBlobClient(name).download(0, undefined, { abortSignal: signal, maxRetryRequests: 5 });
-      if (response.readableStreamBody === undefined) throw new LogSourceError(`the blob ${name} has no body`);
-      await readLogStream(name, response.readableStreamBody as AsyncIterable<Buffer>, filter, counts, stats);
+      try {
+        const response = await container.getBlobClient(name).download(0, undefined, { abortSignal: signal, maxRetryRequests: 5 });
+        if (response.readableStreamBody === undefined) throw new LogSourceError(`the blob ${name} has no body`);
+        await readLogStream(name, response.readableStreamBody as AsyncIterable<Buffer>, filter, counts, stats, signal);
+      } catch (error) {
+        if (error instanceof LogSourceError || signal?.aborted) throw error;
+        // The download failed (archived, gone, the network): the refusal names the blob.
+        throw new LogSourceError(`reading the log blob ${name} in ${this.options.container} failed: ${(error as Error).message}`);
+      }
       this.archive.blobsRead++;
     });
   }
