@@ -219,6 +219,23 @@ describe('faults that used to escape the record or the budget', () => {
     expectAccounted(plan, report);
   });
 
+  it.each<[string, FaultRule]>([
+    ['/oauth2/token', { kind: 'hang', path: /^\/oauth2\/token/, times: 1000 }],
+    ['/oauth2/exchange', { kind: 'hang', path: /^\/oauth2\/exchange/, times: 1000 }],
+  ])('ends within its budget plus one request timeout when %s hangs, recording every DELETE it started as uncertain', async (_, fault) => {
+    const { plan, deleter } = await setUp(registryOf(2, 10), [fault]);
+    const memory = memorySink();
+    const started = Date.now();
+    const report = await deleter.execute(plan, { budget: budgetOf(2, 1000), journal: new DeletionJournal(memory.sink) });
+    expect((Date.now() - started) / 1000).toBeLessThan(2 + 1 + 1.5);
+    expect(report.deleted).toEqual([]);
+    expect(report.failed.length).toBeGreaterThan(0);
+    expect(report.failed.every((failure) => failure.uncertain === true)).toBe(true);
+    expectAccounted(plan, report);
+    const records = memory.records();
+    expect(records.filter((record) => record.type === 'outcome')).toHaveLength(records.filter((record) => record.type === 'intent').length);
+  });
+
   it('stops at once (throttled) when the Retry-After would end past the deadline, instead of sleeping', async () => {
     const { plan, deleter, emulator } = await setUp(registryOf(2, 10), [{ kind: 'retry-after', retryAfterSeconds: 3600, method: 'DELETE', times: 1000 }]);
     const started = Date.now();
