@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { ConfigError, flagOf, loadConfig, SETTINGS, type Config, type SettingName, type Settings } from './config.js';
-import { DeletionJournal, FileJournalSink, readJournalFile, unresolvedIntents, type IntentRecord } from './deletion/journal.js';
-import { journalOutcomeOf, reconciliationReport } from './deletion/reconcile.js';
+import { DeletionJournal, FileJournalSink, readJournalFile, unresolvedIntents, type OpenIntent } from './deletion/journal.js';
+import { journalOutcomeOf, reconciliationReport, type CheckTiming } from './deletion/reconcile.js';
 import { StopRequest } from './deletion/stop.js';
 import { InventoryFileError } from './inventory.js';
 import { errorMessage, runPass, type PassDependencies } from './pass.js';
@@ -126,14 +126,16 @@ export async function main(argv: string[], rawIo: CliIo): Promise<number> {
     let reconciliation: ReconciliationReport | undefined;
     if (journalFile !== undefined && !config.dryRun) {
       journal = new DeletionJournal(new FileJournalSink(journalFile));
-      const earlier = unresolvedIntents(await readJournalFile(journalFile));
+      const { records, unreadableLines } = await readJournalFile(journalFile);
+      if (unreadableLines.length > 0) log(`note: the journal ${journalFile} has ${unreadableLines.length} line(s) that are not journal records (${describeLines(unreadableLines)}); skipped`);
+      const earlier = unresolvedIntents(records);
       try {
-        await journal.start(`cli-${new Date(startedMs).toISOString()}-${process.pid}`, config.registry?.endpoint ?? '', `${TOOL_NAME}/${TOOL_VERSION}`);
+        await journal.start(`cli-${new Date(startedMs).toISOString()}-${process.pid}`, config.registry?.endpoint ?? '', `${TOOL_NAME}/${TOOL_VERSION}`, config.deletion.requestTimeoutSeconds);
       } catch (error) {
         io.stderr(`acr-cache-cleaner: --journal: ${journalFile} cannot be written (${errorMessage(error)}); nothing was deleted\n`);
         return EXIT.usage;
       }
-      reconciliation = await reconcileJournal(journalFile, earlier, journal, config, deps, startedMs, log);
+      reconciliation = await reconcileJournal(journalFile, earlier, journal, config, deps, startedMs, { signal: io.stop, log });
     }
     report = await runPass(config, deps, { signal: io.stop, startedMs, journal });
     if (reconciliation !== undefined) report.reconciliation = reconciliation;
@@ -164,21 +166,27 @@ export async function main(argv: string[], rawIo: CliIo): Promise<number> {
  */
 async function reconcileJournal(
   file: string,
-  open: IntentRecord[],
+  open: OpenIntent[],
   journal: DeletionJournal,
   config: Config,
   deps: PassDependencies,
   startedMs: number,
-  log: (message: string) => void,
+  timing: CheckTiming & { log: (message: string) => void },
 ): Promise<ReconciliationReport | undefined> {
+  const { log } = timing;
   if (open.length === 0 || deps.deleter?.reconcile === undefined) return undefined;
   log(`the journal ${file} has ${open.length} deletion(s) an earlier run started but never saw answered: checking them`);
   const budget = new RunBudget(startedMs + config.deletion.timeBudgetSeconds * 1000, config.deletion.requestTimeoutSeconds * 1000);
-  const reconciled = await deps.deleter.reconcile(open, budget);
+  const reconciled = await deps.deleter.reconcile(open, budget, timing);
   for (const { entry, state, error } of reconciled) await journal.outcome(entry.repository, entry.digest, journalOutcomeOf(state), error === undefined ? {} : { error });
   const report = reconciliationReport(file, reconciled, new Date());
   log(`earlier run: ${report.deleted.length} of them deleted, ${report.stillPresent} still present, ${report.unknown} unknown`);
   return report;
+}
+
+function describeLines(lines: number[]): string {
+  const shown = lines.slice(0, 10).join(', ');
+  return `${lines.length === 1 ? 'line' : 'lines'} ${shown}${lines.length > 10 ? ', …' : ''}`;
 }
 
 export function exitCodeOf(report: PassReport): number {

@@ -132,7 +132,7 @@ export async function runCleanupJob(settings: Settings, context: JobContext, opt
       startedMs,
       journal,
       onPlan: async (planned) => {
-        if (journal !== undefined && planned.delete.length > 0 && planned.aborted === null) await journal.start(context.invocationId, planned.registry, `${TOOL_NAME}/${TOOL_VERSION}`);
+        if (journal !== undefined && planned.delete.length > 0 && planned.aborted === null) await journal.start(context.invocationId, planned.registry, `${TOOL_NAME}/${TOOL_VERSION}`, config.deletion.requestTimeoutSeconds);
         const written = await reports.write({ ...base, ...auditReportOf(planned, { withKeep: context.trigger === 'preview' }), ...journalField(journal), closedRuns, finishedAt: null, outcome: 'running', message: 'planned; deleting' });
         reportUrl = written || reportUrl;
       },
@@ -195,7 +195,7 @@ async function closeInterruptedRun(previous: LeaseHolder, { reports, deps, confi
   const open = unresolvedIntents(records);
   log(`run ${previous.run} (${previous.trigger}, started ${previous.startedAt}) never finished: closing it; its journal has ${open.length} DELETE(s) without an answer`);
   const budget = new RunBudget(startedMs + config.deletion.timeBudgetSeconds * 1000, config.deletion.requestTimeoutSeconds * 1000);
-  const reconciled = open.length > 0 && deps.deleter?.reconcile !== undefined ? await deps.deleter.reconcile(open, budget) : [];
+  const reconciled = open.length > 0 && deps.deleter?.reconcile !== undefined ? await deps.deleter.reconcile(open, budget, { sinceMs: startedMs, log }) : [];
   if (reconciled.length > 0) {
     const earlierJournal = new DeletionJournal(reports.journalSink(previous.report));
     for (const { entry, state, error } of reconciled) void earlierJournal.outcome(entry.repository, entry.digest, journalOutcomeOf(state), error === undefined ? {} : { error }).catch(() => {});
