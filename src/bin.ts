@@ -25,6 +25,8 @@ const code = await main(process.argv.slice(2), {
   stdout: (text) => write(process.stdout, text),
   stderr: (text) => write(process.stderr, text),
   stop: stop.signal,
+  // eslint-disable-next-line no-restricted-properties -- the entry point hands the CLI the only variables it reads
+  env: { XDG_STATE_HOME: process.env.XDG_STATE_HOME, HOME: process.env.HOME },
 });
 // A request given up at its timeout (a token call that never answers) may still hold a socket open, which would keep
 // the process alive after its report; the report is written (stdout and stderr to files and pipes are synchronous).

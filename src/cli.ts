@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { ConfigError, flagOf, loadConfig, SETTINGS, type Config, type SettingName, type Settings } from './config.js';
+import { checkDirectory, checkReadableFile, checkWritableFile, defaultJournalFile, JournalLock, UsageError, type CliEnvironment } from './cliFiles.js';
 import { DeletionJournal, FileJournalSink, readJournalFile, unresolvedIntents, type OpenIntent } from './deletion/journal.js';
 import { journalOutcomeOf, reconciliationReport, type CheckTiming } from './deletion/reconcile.js';
 import { StopRequest } from './deletion/stop.js';
@@ -41,8 +42,10 @@ ${[...settingByFlag]
       Write the listed registry inventory to FILE (the --inventory format).
   --journal FILE
       Append the deletion journal to FILE (JSON lines): each deletion's intent, flushed to disk before its
-      DELETE is sent, and its outcome. Intents left without an outcome by an interrupted run are checked
-      against the registry first.
+      DELETE is sent, and its outcome. Intents left without an outcome by an interrupted run (or whose DELETE
+      may have been carried out unseen) are checked against the registry first. One run per journal (a
+      FILE.lock names its process). Default for a live run: $XDG_STATE_HOME/acr-cache-cleaner/<registry
+      host>.journal.jsonl (~/.local/state when XDG_STATE_HOME is not set).
   --output text|json
       text: a readable summary (default); json: one JSON document on stdout.
   --help, --version
@@ -56,13 +59,17 @@ export interface CliIo {
   stderr: (text: string) => void;
   /** Aborted on SIGINT/SIGTERM (with a {@link SignalReceived}): the run stops starting deletions. */
   stop?: AbortSignal;
+  /** What bin.ts passes from the environment: where a live run's default journal goes. */
+  env?: CliEnvironment;
 }
+
+export type { CliEnvironment };
 
 /** Runs the CLI on `argv` (without node and script) and returns its exit code. */
 export async function main(argv: string[], rawIo: CliIo): Promise<number> {
   // Secrets given as flags (a connection string in the wrong flag) are named, never printed.
   let redactor = new Redactor({});
-  const io: CliIo = { stdout: (text) => rawIo.stdout(redactor.redact(text)), stderr: (text) => rawIo.stderr(redactor.redact(text)), stop: rawIo.stop };
+  const io: CliIo = { stdout: (text) => rawIo.stdout(redactor.redact(text)), stderr: (text) => rawIo.stderr(redactor.redact(text)), stop: rawIo.stop, env: rawIo.env };
   const options: Record<string, { type: 'string' | 'boolean' }> = {
     now: { type: 'string' },
     output: { type: 'string' },
@@ -110,8 +117,8 @@ export async function main(argv: string[], rawIo: CliIo): Promise<number> {
   redactor = new Redactor(settings);
 
   let report: PassReport;
-  const journalFile = values.journal as string | undefined;
   let journal: DeletionJournal | undefined;
+  let lock: JournalLock | undefined;
   try {
     const startedMs = Date.now();
     const config = loadConfig(settings);
@@ -122,9 +129,18 @@ export async function main(argv: string[], rawIo: CliIo): Promise<number> {
       return EXIT.usage;
     }
     const log = (message: string) => io.stderr(`${message}\n`);
-    const deps = createPassDependencies(config, { clock: () => now, log, exportInventory: values['export-inventory'] as string | undefined });
+    const exportInventory = values['export-inventory'] as string | undefined;
+    const journalFile = await journalFileOf(values.journal as string | undefined, config, io.env ?? {});
+    await checkFiles(config, exportInventory, journalFile);
+    let timing: CheckTiming | undefined;
+    if (journalFile !== undefined) {
+      lock = await JournalLock.acquire(journalFile, log);
+      timing = { sinceMs: Date.now(), earlierRunsEnded: !lock.tookOver };
+      if (values.journal === undefined) log(`journaling deletions to ${journalFile} (give --journal FILE to choose)`);
+    }
+    const deps = createPassDependencies(config, { clock: () => now, log, exportInventory });
     let reconciliation: ReconciliationReport | undefined;
-    if (journalFile !== undefined && !config.dryRun) {
+    if (journalFile !== undefined && timing !== undefined) {
       journal = new DeletionJournal(new FileJournalSink(journalFile));
       const { records, unreadableLines } = await readJournalFile(journalFile);
       if (unreadableLines.length > 0) log(`note: the journal ${journalFile} has ${unreadableLines.length} line(s) that are not journal records (${describeLines(unreadableLines)}); skipped`);
@@ -135,7 +151,7 @@ export async function main(argv: string[], rawIo: CliIo): Promise<number> {
         io.stderr(`acr-cache-cleaner: --journal: ${journalFile} cannot be written (${errorMessage(error)}); nothing was deleted\n`);
         return EXIT.usage;
       }
-      reconciliation = await reconcileJournal(journalFile, earlier, journal, config, deps, startedMs, { signal: io.stop, log });
+      reconciliation = await reconcileJournal(journalFile, earlier, journal, config, deps, startedMs, { ...timing, signal: io.stop, log });
     }
     report = await runPass(config, deps, { signal: io.stop, startedMs, journal });
     if (reconciliation !== undefined) report.reconciliation = reconciliation;
@@ -144,7 +160,7 @@ export async function main(argv: string[], rawIo: CliIo): Promise<number> {
       io.stderr(`acr-cache-cleaner: ${error.describe(flagOf)}\n`);
       return EXIT.usage;
     }
-    if (error instanceof InventoryFileError) {
+    if (error instanceof InventoryFileError || error instanceof UsageError) {
       io.stderr(`acr-cache-cleaner: ${error.message}\n`);
       return EXIT.usage;
     }
@@ -152,6 +168,7 @@ export async function main(argv: string[], rawIo: CliIo): Promise<number> {
     return EXIT.failure;
   } finally {
     await journal?.close();
+    await lock?.release();
   }
 
   if (output === 'json') io.stdout(`${JSON.stringify(report, null, 2)}\n`);
@@ -182,6 +199,20 @@ async function reconcileJournal(
   const report = reconciliationReport(file, reconciled, new Date());
   log(`earlier run: ${report.deleted.length} of them deleted, ${report.stillPresent} still present, ${report.unknown} unknown`);
   return report;
+}
+
+/** The journal of a live run: --journal, or the default one; none for a dry run (it deletes nothing). */
+async function journalFileOf(given: string | undefined, config: Config, env: CliEnvironment): Promise<string | undefined> {
+  if (config.dryRun || config.registry === undefined) return undefined;
+  return given ?? (await defaultJournalFile(config.registry.endpoint, env));
+}
+
+/** Each file flag names something the run can use, checked before anything starts (a FIFO would block it for ever). */
+async function checkFiles(config: Config, exportInventory: string | undefined, journalFile: string | undefined): Promise<void> {
+  if (config.inventoryFile !== undefined) await checkReadableFile('--inventory', config.inventoryFile);
+  if (config.logs.kind === 'dir') await checkDirectory('--log-dir', config.logs.directory);
+  if (exportInventory !== undefined) await checkWritableFile('--export-inventory', exportInventory);
+  if (journalFile !== undefined) await checkWritableFile('--journal', journalFile);
 }
 
 function describeLines(lines: number[]): string {
