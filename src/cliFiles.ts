@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
 import { access, link, mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -120,7 +121,7 @@ export class JournalLock {
 
 /** Whether the lock file was created with `text` (false: it exists); other failures are bad usage. */
 async function createExclusively(path: string, text: string): Promise<boolean> {
-  const aside = `${path}.${process.pid}.tmp`;
+  const aside = `${path}.${process.pid}.${randomUUID()}.tmp`;
   try {
     await writeFile(aside, text, { flag: 'w' });
     await link(aside, path);
