@@ -207,6 +207,8 @@ export interface OpenIntent extends IntentRecord {
   sentBy?: string;
   /** The journaling run's request timeout, when its run line says. */
   requestTimeoutSeconds?: number;
+  /** The registry the journaling run deleted from, when its run line says. */
+  registry?: string;
 }
 
 /** Whether an outcome settles its intent for good; an uncertain DELETE or an unknown check leaves it open. */
@@ -217,17 +219,17 @@ export function isFinalOutcome(record: OutcomeRecord): boolean {
 /** Intents not settled for good: DELETEs that may have been carried out by a run that never learned how they ended. */
 export function unresolvedIntents(records: readonly JournalRecord[]): OpenIntent[] {
   const open = new Map<string, OpenIntent>();
-  let requestTimeoutSeconds: number | undefined;
+  let run: { requestTimeoutSeconds?: number; registry?: string } = {};
   for (const record of records) {
     if (record.type === 'run') {
       // One run per journal: every DELETE of the runs before this one was sent before it started.
       for (const [key, intent] of open) open.set(key, { ...intent, sentBy: intent.sentBy ?? record.at });
-      requestTimeoutSeconds = record.requestTimeoutSeconds;
+      run = { registry: record.registry, ...(record.requestTimeoutSeconds === undefined ? {} : { requestTimeoutSeconds: record.requestTimeoutSeconds }) };
       continue;
     }
     const key = `${record.repository}@${record.digest}`;
     const intent = open.get(key);
-    if (record.type === 'intent') open.set(key, { ...record, ...(requestTimeoutSeconds === undefined ? {} : { requestTimeoutSeconds }) });
+    if (record.type === 'intent') open.set(key, { ...record, ...run });
     else if (isFinalOutcome(record)) open.delete(key);
     else if (intent !== undefined && record.outcome === 'uncertain') open.set(key, { ...intent, sentBy: record.at });
   }

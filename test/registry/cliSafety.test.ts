@@ -242,3 +242,23 @@ describe('files where the CLI expects them', () => {
     expect(left(emulator)).toBe(0);
   });
 });
+
+describe('a journal shared by two registries', () => {
+  it('checks only the open intents of runs on this registry, and says how many it left for the other', async () => {
+    const { emulator, directory, logDir } = await start();
+    const file = join(directory, 'journal.jsonl');
+    const at = new Date(Date.now() - 3_600_000).toISOString();
+    const entry = { repository: 'app', digest: digestOf('elsewhere'), tags: [], sizeInBytes: 1000, accessCount: 0, lastAccess: null, reason: 'unused', referrers: [] };
+    const lines = [
+      { type: 'run', at, run: 'other', registry: 'https://other.azurecr.io', tool: 'acr-cache-cleaner/0.1.0' },
+      { type: 'intent', at, repository: 'app', digest: entry.digest, entry },
+    ];
+    await writeFile(file, lines.map((line) => `${JSON.stringify(line)}\n`).join(''));
+    const run = await runCli(live(emulator.endpoint, logDir, '--journal', file));
+    expect(run.code).toBe(0);
+    // Gone from this registry says nothing about the other one: no `reconciled-deleted` for it.
+    expect(run.report!.reconciliation).toBeUndefined();
+    expect(run.stderr).toContain(`the journal ${file} has 1 open deletion(s) of runs on another registry (https://other.azurecr.io); left for a run on that registry`);
+    expect(outcomesOf(await journalOf(file)).get(entry.digest)).toBeUndefined();
+  });
+});
