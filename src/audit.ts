@@ -18,6 +18,8 @@ export interface ClosedRun {
   deleted: number;
   stillPresent: number;
   unknown: number;
+  /** The run had finished: only the DELETEs it could not tell the outcome of (`uncertain`) were checked. */
+  finished?: true;
 }
 
 /** What the audit trail keeps of a run: the pass's report (the kept manifests only for previews) and how it ended. */

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import type { Config } from './config.js';
-import { DeletionJournal, FileJournalSink, readJournalFile, unresolvedIntents, type IntentRecord } from './deletion/journal.js';
-import { journalOutcomeOf, reconciliationReport } from './deletion/reconcile.js';
+import { checkDirectory, checkReadableFile, checkWritableFile, defaultJournalFile, JournalLock, UsageError, type CliEnvironment } from './cliFiles.js';
+import { DeletionJournal, FileJournalSink, readJournalFile, unresolvedIntents, type JournalRecord, type OpenIntent } from './deletion/journal.js';
+import { journalOutcomeOf, reconciliationReport, type CheckTiming } from './deletion/reconcile.js';
 import { StopRequest } from './deletion/stop.js';
 import type { PassDependencies } from './pass.js';
 import { RunBudget } from './registry/budget.js';
@@ -45,8 +46,10 @@ ${[...settingByFlag]
       that is unreadable or of another registry is ignored with a note.
   --journal FILE
       Append the deletion journal to FILE (JSON lines): each deletion's intent, flushed to disk before its
-      DELETE is sent, and its outcome. Intents left without an outcome by an interrupted run are checked
-      against the registry first.
+      DELETE is sent, and its outcome. Intents left without an outcome by an interrupted run (or whose DELETE
+      may have been carried out unseen) are checked against the registry first. One run per journal (a
+      FILE.lock names its process). Default for a live run: $XDG_STATE_HOME/acr-cache-cleaner/<registry
+      host>.journal.jsonl (~/.local/state when XDG_STATE_HOME is not set).
   --output text|json|html [FILE]
       text: a readable summary (default); json: one JSON document on stdout; html: a self-contained
       HTML report, to FILE (the summary then goes to stdout) or to stdout.
@@ -61,13 +64,17 @@ export interface CliIo {
   stderr: (text: string) => void;
   /** Aborted on SIGINT/SIGTERM (with a {@link SignalReceived}): the run stops starting deletions. */
   stop?: AbortSignal;
+  /** What bin.ts passes from the environment: where a live run's default journal goes. */
+  env?: CliEnvironment;
 }
+
+export type { CliEnvironment };
 
 /** Runs the CLI on `argv` (without node and script) and returns its exit code. */
 export async function main(argv: string[], rawIo: CliIo): Promise<number> {
   // Secrets given as flags (a connection string in the wrong flag) are named, never printed.
   let redactor = new Redactor({});
-  const io: CliIo = { stdout: (text) => rawIo.stdout(redactor.redact(text)), stderr: (text) => rawIo.stderr(redactor.redact(text)), stop: rawIo.stop };
+  const io: CliIo = { stdout: (text) => rawIo.stdout(redactor.redact(text)), stderr: (text) => rawIo.stderr(redactor.redact(text)), stop: rawIo.stop, env: rawIo.env };
   const options: Record<string, { type: 'string' | 'boolean' }> = {
     now: { type: 'string' },
     output: { type: 'string' },
@@ -131,8 +138,8 @@ export async function main(argv: string[], rawIo: CliIo): Promise<number> {
   redactor = new Redactor(settings);
 
   let report: PassReport;
-  const journalFile = values.journal as string | undefined;
   let journal: DeletionJournal | undefined;
+  let lock: JournalLock | undefined;
   try {
     const startedMs = Date.now();
     const config = loadConfig(settings);
@@ -148,23 +155,34 @@ export async function main(argv: string[], rawIo: CliIo): Promise<number> {
       return EXIT.usage;
     }
     const log = (message: string) => io.stderr(`${message}\n`);
+    const exportInventory = values['export-inventory'] as string | undefined;
+    const journalFile = await journalFileOf(values.journal as string | undefined, config, io.env ?? {});
+    await checkFiles(config, exportInventory, journalFile, referrerCache);
+    let timing: CheckTiming | undefined;
+    if (journalFile !== undefined) {
+      lock = await JournalLock.acquire(journalFile, log);
+      timing = { sinceMs: Date.now(), earlierRunsEnded: !lock.tookOver };
+      if (values.journal === undefined) log(`journaling deletions to ${journalFile} (give --journal FILE to choose)`);
+    }
     const deps = createPassDependencies(config, {
       clock: () => now,
       log,
-      exportInventory: values['export-inventory'] as string | undefined,
+      exportInventory,
       ...(referrerCache === undefined ? {} : { referrerCache: fileSubjectCacheStore(referrerCache) }),
     });
     let reconciliation: ReconciliationReport | undefined;
-    if (journalFile !== undefined && !config.dryRun) {
+    if (journalFile !== undefined && timing !== undefined) {
       journal = new DeletionJournal(new FileJournalSink(journalFile));
-      const earlier = unresolvedIntents(await readJournalFile(journalFile));
+      const { records, unreadableLines } = await readJournalFile(journalFile);
+      if (unreadableLines.length > 0) log(`note: the journal ${journalFile} has ${unreadableLines.length} line(s) that are not journal records (${describeLines(unreadableLines)}); skipped`);
+      const earlier = openIntentsOf(journalFile, records, config.registry?.endpoint ?? '', log);
       try {
-        await journal.start(`cli-${new Date(startedMs).toISOString()}-${process.pid}`, config.registry?.endpoint ?? '', `${TOOL_NAME}/${TOOL_VERSION}`);
+        await journal.start(`cli-${new Date(startedMs).toISOString()}-${process.pid}`, config.registry?.endpoint ?? '', `${TOOL_NAME}/${TOOL_VERSION}`, config.deletion.requestTimeoutSeconds);
       } catch (error) {
         io.stderr(`acr-cache-cleaner: --journal: ${journalFile} cannot be written (${errorMessage(error)}); nothing was deleted\n`);
         return EXIT.usage;
       }
-      reconciliation = await reconcileJournal(journalFile, earlier, journal, config, deps, startedMs, log);
+      reconciliation = await reconcileJournal(journalFile, earlier, journal, config, deps, startedMs, { ...timing, signal: io.stop, log });
     }
     report = await runPass(config, deps, { signal: io.stop, startedMs, journal });
     if (reconciliation !== undefined) report.reconciliation = reconciliation;
@@ -173,7 +191,7 @@ export async function main(argv: string[], rawIo: CliIo): Promise<number> {
       io.stderr(`acr-cache-cleaner: ${error.describe(flagOf)}\n`);
       return EXIT.usage;
     }
-    if (error instanceof InventoryFileError) {
+    if (error instanceof InventoryFileError || error instanceof UsageError) {
       io.stderr(`acr-cache-cleaner: ${error.message}\n`);
       return EXIT.usage;
     }
@@ -181,6 +199,7 @@ export async function main(argv: string[], rawIo: CliIo): Promise<number> {
     return EXIT.failure;
   } finally {
     await journal?.close();
+    await lock?.release();
   }
 
   if (output === 'json') io.stdout(`${JSON.stringify(report, null, 2)}\n`);
@@ -202,21 +221,54 @@ export async function main(argv: string[], rawIo: CliIo): Promise<number> {
  */
 async function reconcileJournal(
   file: string,
-  open: IntentRecord[],
+  open: OpenIntent[],
   journal: DeletionJournal,
   config: Config,
   deps: PassDependencies,
   startedMs: number,
-  log: (message: string) => void,
+  timing: CheckTiming & { log: (message: string) => void },
 ): Promise<ReconciliationReport | undefined> {
+  const { log } = timing;
   if (open.length === 0 || deps.deleter?.reconcile === undefined) return undefined;
   log(`the journal ${file} has ${open.length} deletion(s) an earlier run started but never saw answered: checking them`);
   const budget = new RunBudget(startedMs + config.deletion.timeBudgetSeconds * 1000, config.deletion.requestTimeoutSeconds * 1000);
-  const reconciled = await deps.deleter.reconcile(open, budget);
+  const reconciled = await deps.deleter.reconcile(open, budget, timing);
   for (const { entry, state, error } of reconciled) await journal.outcome(entry.repository, entry.digest, journalOutcomeOf(state), error === undefined ? {} : { error });
   const report = reconciliationReport(file, reconciled, new Date());
   log(`earlier run: ${report.deleted.length} of them deleted, ${report.stillPresent} still present, ${report.unknown} unknown`);
   return report;
+}
+
+/** The journal of a live run: --journal, or the default one; none for a dry run (it deletes nothing). */
+async function journalFileOf(given: string | undefined, config: Config, env: CliEnvironment): Promise<string | undefined> {
+  if (config.dryRun || config.registry === undefined) return undefined;
+  return given ?? (await defaultJournalFile(config.registry.endpoint, env));
+}
+
+/** Each file flag names something the run can use, checked before anything starts (a FIFO would block it for ever). */
+async function checkFiles(config: Config, exportInventory: string | undefined, journalFile: string | undefined, referrerCache: string | undefined): Promise<void> {
+  if (config.inventoryFile !== undefined) await checkReadableFile('--inventory', config.inventoryFile);
+  if (config.logs.kind === 'dir') await checkDirectory('--log-dir', config.logs.directory);
+  if (exportInventory !== undefined) await checkWritableFile('--export-inventory', exportInventory);
+  if (journalFile !== undefined) await checkWritableFile('--journal', journalFile);
+  if (referrerCache !== undefined) await checkWritableFile('--referrer-cache', referrerCache);
+}
+
+/**
+ * The open intents of runs on this registry: one found gone here says nothing about another registry's manifest.
+ * (Intents of runs whose line does not name a registry are taken as this registry's.)
+ */
+function openIntentsOf(file: string, records: JournalRecord[], endpoint: string, log: (message: string) => void): OpenIntent[] {
+  const open = unresolvedIntents(records);
+  const here = open.filter((intent) => intent.registry === undefined || intent.registry === '' || intent.registry === endpoint);
+  const elsewhere = [...new Set(open.filter((intent) => !here.includes(intent)).map((intent) => intent.registry))];
+  if (here.length < open.length) log(`the journal ${file} has ${open.length - here.length} open deletion(s) of runs on another registry (${elsewhere.join(', ')}); left for a run on that registry`);
+  return here;
+}
+
+function describeLines(lines: number[]): string {
+  const shown = lines.slice(0, 10).join(', ');
+  return `${lines.length === 1 ? 'line' : 'lines'} ${shown}${lines.length > 10 ? ', …' : ''}`;
 }
 
 export function exitCodeOf(report: PassReport): number {

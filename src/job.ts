@@ -2,8 +2,8 @@ import { getHeapStatistics } from 'node:v8';
 import { createBlobServiceClient } from './accessLog/sources/storageArchive.js';
 import { auditReportOf, journalBlobName, LOCK_CONTAINER, REPORTS_CONTAINER, reportBlobName, ReportStore, type AuditReport, type ClosedRun, type RunOutcome } from './audit.js';
 import { ConfigError, loadConfig, loadHostStorage, type Config, type HostStorageConfig, type Settings } from './config.js';
-import { DeletionJournal, unresolvedIntents } from './deletion/journal.js';
-import { journalOutcomeOf, reconciliationReport } from './deletion/reconcile.js';
+import { DeletionJournal, unresolvedIntents, type OpenIntent } from './deletion/journal.js';
+import { journalOutcomeOf, reconciliationReport, type ReconciledIntent } from './deletion/reconcile.js';
 import { StopRequest } from './deletion/stop.js';
 import { errorMessage, runPass, type PassDependencies } from './pass.js';
 import { RunBudget } from './registry/budget.js';
@@ -156,7 +156,7 @@ export async function runCleanupJob(settings: Settings, context: JobContext, opt
       startedMs,
       journal,
       onPlan: async (planned) => {
-        if (journal !== undefined && planned.delete.length > 0 && planned.aborted === null) await journal.start(context.invocationId, planned.registry, `${TOOL_NAME}/${TOOL_VERSION}`);
+        if (journal !== undefined && planned.delete.length > 0 && planned.aborted === null) await journal.start(context.invocationId, planned.registry, `${TOOL_NAME}/${TOOL_VERSION}`, config.deletion.requestTimeoutSeconds);
         const running: AuditReport = { ...base, ...auditReportOf(planned, { withKeep: context.trigger === 'preview' }), ...journalField(journal), closedRuns, finishedAt: null, outcome: 'running', message: 'planned; deleting' };
         const written = await reports.write(running);
         reportUrl = written || reportUrl;
@@ -238,17 +238,15 @@ interface ClosingContext {
 async function closeInterruptedRun(previous: LeaseHolder, { reports, deps, config, startedMs, closedBy, log }: ClosingContext): Promise<{ closed: ClosedRun; rewritten?: InterruptedRun } | undefined> {
   if (previous.report === undefined) return undefined;
   const found = await reports.read(previous.report);
-  if (found === undefined || found.report.outcome !== 'running') return undefined;
+  if (found === undefined) return undefined;
+  if (found.report.outcome !== 'running') {
+    const checked = await checkUncertainDeletions(previous, { reports, deps, config, startedMs, closedBy, log });
+    return checked === undefined ? undefined : { closed: checked };
+  }
   const records = await reports.readJournal(previous.report);
   const open = unresolvedIntents(records);
   log(`run ${previous.run} (${previous.trigger}, started ${previous.startedAt}) never finished: closing it; its journal has ${open.length} DELETE(s) without an answer`);
-  const budget = new RunBudget(startedMs + config.deletion.timeBudgetSeconds * 1000, config.deletion.requestTimeoutSeconds * 1000);
-  const reconciled = open.length > 0 && deps.deleter?.reconcile !== undefined ? await deps.deleter.reconcile(open, budget) : [];
-  if (reconciled.length > 0) {
-    const earlierJournal = new DeletionJournal(reports.journalSink(previous.report));
-    for (const { entry, state, error } of reconciled) void earlierJournal.outcome(entry.repository, entry.digest, journalOutcomeOf(state), error === undefined ? {} : { error }).catch(() => {});
-    await earlierJournal.flush();
-  }
+  const reconciled = await reconcileEarlierJournal(previous.report, open, { reports, deps, config, startedMs, log }, false);
   const entries = new Map(records.flatMap((record) => (record.type === 'intent' ? [[`${record.repository}@${record.digest}`, record.entry] as const] : [])));
   const journalDeleted = records.flatMap((record) => (record.type === 'outcome' && record.outcome === 'deleted' ? [{ ...entries.get(`${record.repository}@${record.digest}`)!, ...(record.note ? { note: record.note } : {}) }] : [])).filter((entry) => entry.digest !== undefined);
   const reconciliation = reconciliationReport(reports.urlOf(journalBlobName(previous.report)), reconciled, new Date());
@@ -269,8 +267,39 @@ async function closeInterruptedRun(previous: LeaseHolder, { reports, deps, confi
   return { closed, rewritten: { holder: previous, closed, closedAt, message, registry: found.report.registry, bytesReclaimed, ...(htmlReportUrl === undefined ? {} : { htmlReportUrl }) } };
 }
 
+/**
+ * A run that finished may have given up DELETEs the registry carried out all the same (`uncertain` in its journal):
+ * each is checked against the registry and the answer appended to that run's journal.
+ */
+async function checkUncertainDeletions(previous: LeaseHolder, context: ClosingContext): Promise<ClosedRun | undefined> {
+  const open = unresolvedIntents(await context.reports.readJournal(previous.report!));
+  if (open.length === 0 || context.deps.deleter?.reconcile === undefined) return undefined;
+  context.log(`run ${previous.run} (started ${previous.startedAt}) left ${open.length} DELETE(s) whose outcome it could not tell: checking them`);
+  const reconciled = await reconcileEarlierJournal(previous.report!, open, context, true);
+  const reconciliation = reconciliationReport(context.reports.urlOf(journalBlobName(previous.report!)), reconciled, new Date());
+  return { invocationId: previous.run, report: context.reports.urlOf(previous.report!), deleted: reconciliation.deleted.length, stillPresent: reconciliation.stillPresent, unknown: reconciliation.unknown, finished: true };
+}
+
+/** Checks an earlier run's open intents against the registry and appends each answer to that run's journal. */
+async function reconcileEarlierJournal(reportName: string, open: OpenIntent[], { reports, deps, config, startedMs, log }: Omit<ClosingContext, 'closedBy'>, earlierRunsEnded: boolean): Promise<ReconciledIntent[]> {
+  const budget = new RunBudget(startedMs + config.deletion.timeBudgetSeconds * 1000, config.deletion.requestTimeoutSeconds * 1000);
+  const reconciled = open.length > 0 && deps.deleter?.reconcile !== undefined ? await deps.deleter.reconcile(open, budget, { sinceMs: startedMs, earlierRunsEnded, log }) : [];
+  if (reconciled.length > 0) {
+    const earlierJournal = new DeletionJournal(reports.journalSink(reportName));
+    for (const { entry, state, error } of reconciled) void earlierJournal.outcome(entry.repository, entry.digest, journalOutcomeOf(state), error === undefined ? {} : { error }).catch(() => {});
+    await earlierJournal.flush();
+  }
+  return reconciled;
+}
+
 function judge(report: PassReport | undefined, failure: unknown, trigger: AuditReport['trigger'], closedRuns: ClosedRun[], leaseLost: boolean): { outcome: RunOutcome; message: string } {
-  const closed = closedRuns.map((run) => `; closed the interrupted run ${run.invocationId} (${run.deleted} deletion(s) on record, ${run.stillPresent} still present)`).join('');
+  const closed = closedRuns
+    .map((run) =>
+      run.finished
+        ? `; checked the uncertain DELETEs of run ${run.invocationId} (${run.deleted} found deleted, ${run.stillPresent} still present, ${run.unknown} unknown)`
+        : `; closed the interrupted run ${run.invocationId} (${run.deleted} deletion(s) on record, ${run.stillPresent} still present)`,
+    )
+    .join('');
   const verdict = judgeRun(report, failure, trigger, leaseLost);
   return { outcome: verdict.outcome, message: verdict.message + closed };
 }

@@ -3,8 +3,8 @@ import { LogSourceError, type AccessLogSource } from './accessLog/sources/source
 import { UNUSABLE_REASONS } from './accessLog/record.js';
 import { ConfigError, type Config } from './config.js';
 import type { ExecutionContext } from './deletion/executor.js';
-import type { DeletionJournal, IntentRecord } from './deletion/journal.js';
-import type { ReconciledIntent } from './deletion/reconcile.js';
+import type { DeletionJournal, OpenIntent } from './deletion/journal.js';
+import type { CheckTiming, ReconciledIntent } from './deletion/reconcile.js';
 import { stopRequestOf } from './deletion/stop.js';
 import { registryNameOf, type Inventory } from './inventory.js';
 import { planCleanup, type Plan } from './plan/plan.js';
@@ -22,8 +22,8 @@ export interface InventorySource {
 export interface DeletionExecutor {
   /** Deletes the plan's deletions in order, starting none after the budget's deadline. */
   execute(plan: Plan, context: ExecutionContext): Promise<ExecutionReport>;
-  /** What the registry says now about DELETEs an interrupted run journaled but never saw answered. */
-  reconcile?(intents: readonly IntentRecord[], budget: RunBudget): Promise<ReconciledIntent[]>;
+  /** What the registry says now about DELETEs earlier runs journaled but never learned the outcome of. */
+  reconcile?(intents: readonly OpenIntent[], budget: RunBudget, timing?: CheckTiming): Promise<ReconciledIntent[]>;
 }
 
 export interface PassDependencies {

@@ -275,6 +275,12 @@ export function formatBytes(bytes: number): string {
 }
 
 /** The readable summary of a pass, for a terminal or a log. */
+/** How many failures may have been carried out after all (the next run checks them). */
+function uncertainCount(failed: readonly FailedDeletion[]): string {
+  const uncertain = failed.filter((failure) => failure.uncertain).length;
+  return uncertain === 0 ? '' : ` (${uncertain} uncertain: the registry may have deleted them; the next run checks)`;
+}
+
 export function formatReportText(report: PassReport): string {
   const lines: string[] = [];
   const { summary, logs, execution } = report;
@@ -316,12 +322,12 @@ export function formatReportText(report: PassReport): string {
   }
   if (execution) {
     lines.push(
-      `deleted ${execution.deleted.length} (${formatBytes(execution.bytesReclaimed)}), already gone ${execution.alreadyGone.length}, failed ${execution.failed.length}, skipped ${execution.skipped.length}, left for the next run ${execution.leftForNextRun} in ${execution.seconds.toFixed(1)} s (${execution.deletesPerMinute.toFixed(0)}/min)`,
+      `deleted ${execution.deleted.length} (${formatBytes(execution.bytesReclaimed)}), already gone ${execution.alreadyGone.length}, failed ${execution.failed.length}${uncertainCount(execution.failed)}, skipped ${execution.skipped.length}, left for the next run ${execution.leftForNextRun} in ${execution.seconds.toFixed(1)} s (${execution.deletesPerMinute.toFixed(0)}/min)`,
     );
     if (execution.stoppedBy) lines.push(`stopped (${execution.stoppedBy}): ${execution.stopMessage}; estimated ${execution.estimatedMoreRuns} more run(s) to finish`);
     if (execution.journal) lines.push(`journal: ${execution.journal}`);
     for (const entry of execution.deleted.filter((deleted) => deleted.note !== undefined).slice(0, 10)) lines.push(`  deleted ${entry.repository}@${entry.digest}: ${entry.note}`);
-    for (const failure of execution.failed.slice(0, 10)) lines.push(`  failed ${failure.repository}@${failure.digest}: ${failure.error}`);
+    for (const failure of execution.failed.slice(0, 10)) lines.push(`  ${failure.uncertain ? 'uncertain' : 'failed'} ${failure.repository}@${failure.digest}: ${failure.error}`);
     for (const skip of execution.skipped.slice(0, 10)) lines.push(`  skipped ${skip.repository}@${skip.digest}: ${skip.why}`);
   }
   return lines.join('\n');

@@ -104,7 +104,7 @@ function deferredDeleter(config: Config, connection: RegistryConnection, clock: 
     ));
   return {
     execute: async (plan, run) => (await deleter()).execute(plan, run),
-    reconcile: async (intents, budget) => (await deleter()).reconcile(intents, budget),
+    reconcile: async (intents, budget, timing) => (await deleter()).reconcile(intents, budget, timing),
   };
 }
 

@@ -16,6 +16,36 @@ describe('looksSecret', () => {
   });
 });
 
+const PASSWORD = 'AbCdEfGhIjKlMnOpQrStUvWxYz0123456789+/AbCdEfGhIjKl';
+
+describe('secrets inside URLs', () => {
+  it.each([
+    `https://admin:${PASSWORD}@cicache.azurecr.io/v2/`,
+    `https://cicache.azurecr.io/?access_token=${PASSWORD}`,
+    'https://cilogs.blob.core.windows.net/logs?sv=2022-11-02&sp=rl&sig=short',
+    'https://example.test/x?password=hunter2',
+  ])('%s is a secret', (value) => {
+    expect(looksSecret(value)).toBe(true);
+  });
+
+  it('blanks the password of a URL and secret query parameters wherever they appear', () => {
+    const redactor = new Redactor({});
+    expect(redactor.redact(`GET https://admin:${PASSWORD}@cicache.azurecr.io/v2/ failed`)).toBe('GET https://admin:[not shown]@cicache.azurecr.io/v2/ failed');
+    expect(redactor.redact(`see https://x.test/a?b=1&access_token=${PASSWORD}&c=2`)).toBe('see https://x.test/a?b=1&access_token=[not shown]&c=2');
+    expect(redactor.redact('https://x.test/?password=hunter2; refresh_token=abc.def and client_secret=s3cr3t')).toBe(
+      'https://x.test/?password=[not shown]; refresh_token=[not shown] and client_secret=[not shown]',
+    );
+    expect(redactor.redact('https://cicache.azurecr.io/v2/ and user@example.com stay')).toBe('https://cicache.azurecr.io/v2/ and user@example.com stay');
+  });
+
+  it('names the setting whose URL carries a password, and hides the password when it is quoted alone', () => {
+    const redactor = new Redactor({ CONTAINER_REGISTRY: `https://admin:${PASSWORD}@cicache.azurecr.io/v2/` });
+    expect(redactor.redact(`bad: https://admin:${PASSWORD}@cicache.azurecr.io/v2/`)).toBe('bad: [CONTAINER_REGISTRY: not shown]');
+    expect(redactor.redact(`refused ${PASSWORD}`)).toBe('refused [CONTAINER_REGISTRY: not shown]');
+    expect(describeValue('CONTAINER_REGISTRY', `https://admin:${PASSWORD}@cicache.azurecr.io/v2/`)).toContain('not shown');
+  });
+});
+
 describe('Redactor', () => {
   const redactor = new Redactor({ CONTAINER_REGISTRY: CONNECTION_STRING, LOG_STORAGE_ACCOUNT: 'cilogs', AzureWebJobsStorage: 'UseDevelopmentStorage=true' });
 

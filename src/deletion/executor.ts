@@ -3,7 +3,7 @@ import type { RunBudget } from '../registry/budget.js';
 import { RatePacer } from '../registry/pacer.js';
 import { DEFAULT_RETRY, type RetryPolicy } from '../registry/retry.js';
 import { deletionEntry, formatBytes, reclaimedBytes, type DeletionEntry, type ExecutionReport, type FailedDeletion, type GoneEntry, type SkippedDeletion } from '../report.js';
-import type { DeletionJournal, JournalOutcome } from './journal.js';
+import type { DeletionJournal, JournalOutcome, OutcomeDetails } from './journal.js';
 import { DeletionSchedule, SAME_REPOSITORY_LOOKAHEAD, type WorkerPosition } from './schedule.js';
 import { deleteWithRetries, describeError, readWithRetries, type AttemptContext, type DeleteResult, type ManifestState, type RegistryPort } from './statusPolicy.js';
 import { StopRequest, stopRequestOf } from './stop.js';
@@ -161,7 +161,7 @@ class DeletionRun {
         break;
       case 'failed':
         this.failed.push({ repository, digest, error: settled.error, ...(settled.uncertain ? { uncertain: true } : {}) });
-        if (settled.journaled) this.journalOutcome(decision, 'failed', { error: settled.error });
+        if (settled.journaled) this.journalOutcome(decision, settled.uncertain ? 'uncertain' : 'failed', { error: settled.error });
         break;
       case 'denied':
         this.failed.push({ repository, digest, error: `refused: no permission to delete (${settled.error})` });
@@ -178,7 +178,7 @@ class DeletionRun {
   }
 
   /** Committed with the next append; not waited for (an outcome that never lands is reconciled by the next run). */
-  private journalOutcome(decision: Decision, outcome: JournalOutcome, details: { note?: string; error?: string } = {}): void {
+  private journalOutcome(decision: Decision, outcome: JournalOutcome, details: OutcomeDetails = {}): void {
     this.context.journal?.outcome(decision.repository, decision.digest, outcome, details).catch((error: unknown) => {
       this.log(`warning: the journal could not record the outcome of ${decision.repository}@${decision.digest}: ${describeError(error)}`);
     });

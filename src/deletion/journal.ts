@@ -1,22 +1,24 @@
 import { open, readFile, type FileHandle } from 'node:fs/promises';
+import { z } from 'zod';
 import type { DeletionEntry } from '../report.js';
 
-/** How a journaled deletion ended. `reconciled-*` are written by a later run that checked an unfinished one. */
-export type JournalOutcome =
-  | 'deleted'
-  | 'already-gone'
-  | 'locked'
-  | 'failed'
-  | 'denied'
-  | 'not-sent'
-  | 'reconciled-deleted'
-  | 'reconciled-present'
-  | 'reconciled-unknown';
+/**
+ * How a journaled deletion ended. `uncertain`: its DELETE failed or was given up after it may have been sent (an
+ * answer timed out or was lost), so the registry may have carried it out; the next run checks. `reconciled-*` are
+ * written by a later run that checked an open intent.
+ */
+export const JOURNAL_OUTCOMES = ['deleted', 'already-gone', 'locked', 'failed', 'uncertain', 'denied', 'not-sent', 'reconciled-deleted', 'reconciled-present', 'reconciled-unknown'] as const;
+export type JournalOutcome = (typeof JOURNAL_OUTCOMES)[number];
+
+export interface OutcomeDetails {
+  note?: string;
+  error?: string;
+}
 
 export type JournalRecord =
-  | { type: 'run'; at: string; run: string; registry: string; tool: string }
+  | { type: 'run'; at: string; run: string; registry: string; tool: string; requestTimeoutSeconds?: number }
   | { type: 'intent'; at: string; repository: string; digest: string; entry: DeletionEntry }
-  | { type: 'outcome'; at: string; repository: string; digest: string; outcome: JournalOutcome; note?: string; error?: string };
+  | ({ type: 'outcome'; at: string; repository: string; digest: string; outcome: JournalOutcome } & OutcomeDetails);
 
 export type IntentRecord = Extract<JournalRecord, { type: 'intent' }>;
 export type OutcomeRecord = Extract<JournalRecord, { type: 'outcome' }>;
@@ -56,8 +58,9 @@ export class DeletionJournal {
     return this.sink.location;
   }
 
-  start(run: string, registry: string, tool: string): Promise<void> {
-    return this.enqueue({ type: 'run', at: this.now(), run, registry, tool }, false);
+  /** The run's line; its request timeout tells a later run how long a DELETE it sent may still be carried out. */
+  start(run: string, registry: string, tool: string, requestTimeoutSeconds?: number): Promise<void> {
+    return this.enqueue({ type: 'run', at: this.now(), run, registry, tool, ...(requestTimeoutSeconds === undefined ? {} : { requestTimeoutSeconds }) }, false);
   }
 
   /** Resolves once the intent is durable; only then may its DELETE be sent. */
@@ -66,7 +69,7 @@ export class DeletionJournal {
   }
 
   /** Committed at once with whatever else is pending; callers need not wait for it. */
-  outcome(repository: string, digest: string, outcome: JournalOutcome, details: { note?: string; error?: string } = {}): Promise<void> {
+  outcome(repository: string, digest: string, outcome: JournalOutcome, details: OutcomeDetails = {}): Promise<void> {
     return this.enqueue({ type: 'outcome', at: this.now(), repository, digest, outcome, ...details }, false);
   }
 
@@ -145,40 +148,90 @@ async function openForAppend(path: string): Promise<FileHandle> {
   return handle;
 }
 
-/** The records of a journal's text; a torn last line (a crash mid-append) and other unreadable lines are counted, not fatal. */
-export function parseJournal(text: string): { records: JournalRecord[]; unreadableLines: number } {
+const text = z.string().min(1);
+const RECORD_SCHEMAS = {
+  run: z.object({ at: text, run: text, registry: z.string(), tool: z.string(), requestTimeoutSeconds: z.number().positive().optional() }),
+  intent: z
+    .object({
+      at: text,
+      repository: text,
+      digest: text,
+      entry: z.object({ repository: text, digest: text, tags: z.array(z.string()), sizeInBytes: z.number(), reason: z.string() }),
+    })
+    .refine((intent) => intent.entry.repository === intent.repository && intent.entry.digest === intent.digest),
+  outcome: z.object({ at: text, repository: text, digest: text, outcome: z.enum(JOURNAL_OUTCOMES) }),
+};
+
+function isJournalRecord(value: unknown): value is JournalRecord {
+  const type = (value as { type?: unknown } | null)?.type;
+  return typeof type === 'string' && Object.hasOwn(RECORD_SCHEMAS, type) && RECORD_SCHEMAS[type as JournalRecord['type']].safeParse(value).success;
+}
+
+/**
+ * The records of a journal's text. A line that is not a record — torn by a crash mid-append, or edited by hand (an
+ * intent without its entry) — is skipped, never fatal: `unreadableLines` lists their numbers (from 1).
+ */
+export function parseJournal(text: string): { records: JournalRecord[]; unreadableLines: number[] } {
   const records: JournalRecord[] = [];
-  let unreadableLines = 0;
-  for (const line of text.split('\n')) {
-    if (line.trim() === '') continue;
+  const unreadableLines: number[] = [];
+  text.split('\n').forEach((line, index) => {
+    if (line.trim() === '') return;
+    let record: unknown;
     try {
-      const record = JSON.parse(line) as JournalRecord;
-      if (record !== null && typeof record === 'object' && typeof record.type === 'string') records.push(record);
-      else unreadableLines++;
+      record = JSON.parse(line);
     } catch {
-      unreadableLines++;
+      record = undefined;
     }
-  }
+    if (isJournalRecord(record)) records.push(record);
+    else unreadableLines.push(index + 1);
+  });
   return { records, unreadableLines };
 }
 
-export async function readJournalFile(path: string): Promise<JournalRecord[]> {
+/** A journal file's records (none when it does not exist yet). */
+export async function readJournalFile(path: string): Promise<{ records: JournalRecord[]; unreadableLines: number[] }> {
   try {
-    return parseJournal(await readFile(path, 'utf8')).records;
+    return parseJournal(await readFile(path, 'utf8'));
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { records: [], unreadableLines: [] };
     throw error;
   }
 }
 
-/** Intents with no outcome after them: DELETEs that may have been sent by a run that never learned how they ended. */
-export function unresolvedIntents(records: readonly JournalRecord[]): IntentRecord[] {
-  const open = new Map<string, IntentRecord>();
+/**
+ * An intent whose DELETE may have been carried out without its run learning it: no outcome, an uncertain failure,
+ * or a check that could not tell. `sentBy`: its DELETE, if sent, went out before then (an uncertain failure's time,
+ * or the start of the next run on the journal); absent when only the reader knows (its run may have died just now).
+ */
+export interface OpenIntent extends IntentRecord {
+  sentBy?: string;
+  /** The journaling run's request timeout, when its run line says. */
+  requestTimeoutSeconds?: number;
+  /** The registry the journaling run deleted from, when its run line says. */
+  registry?: string;
+}
+
+/** Whether an outcome settles its intent for good; an uncertain DELETE or an unknown check leaves it open. */
+export function isFinalOutcome(record: OutcomeRecord): boolean {
+  return record.outcome !== 'reconciled-unknown' && record.outcome !== 'uncertain';
+}
+
+/** Intents not settled for good: DELETEs that may have been carried out by a run that never learned how they ended. */
+export function unresolvedIntents(records: readonly JournalRecord[]): OpenIntent[] {
+  const open = new Map<string, OpenIntent>();
+  let run: { requestTimeoutSeconds?: number; registry?: string } = {};
   for (const record of records) {
-    if (record.type === 'run') continue;
+    if (record.type === 'run') {
+      // One run per journal: every DELETE of the runs before this one was sent before it started.
+      for (const [key, intent] of open) open.set(key, { ...intent, sentBy: intent.sentBy ?? record.at });
+      run = { registry: record.registry, ...(record.requestTimeoutSeconds === undefined ? {} : { requestTimeoutSeconds: record.requestTimeoutSeconds }) };
+      continue;
+    }
     const key = `${record.repository}@${record.digest}`;
-    if (record.type === 'intent') open.set(key, record);
-    else open.delete(key);
+    const intent = open.get(key);
+    if (record.type === 'intent') open.set(key, { ...record, ...run });
+    else if (isFinalOutcome(record)) open.delete(key);
+    else if (intent !== undefined && record.outcome === 'uncertain') open.set(key, { ...intent, sentBy: record.at });
   }
   return [...open.values()];
 }

@@ -56,23 +56,39 @@ export class RequestTimeoutError extends Error {
 }
 
 /**
- * Runs one request with its own time limit: its signal aborts when the limit passes (the request then fails with
- * {@link RequestTimeoutError}) or when `parent` aborts.
+ * Runs one request with its own time limit, from the caller's point of view: when the limit passes the request's
+ * signal aborts and the caller gets {@link RequestTimeoutError} at once, even if the request ignores its signal (the
+ * SDK's token calls do). An abandoned request is never sent after that (the HTTP client refuses an aborted
+ * request), but one already sent may still be carried out: a timed-out DELETE is uncertain, not "not deleted".
+ * When `parent` aborts, the caller gets its reason at once.
  */
 export async function withRequestTimeout<T>(timeoutMs: number, parent: AbortSignal | undefined, request: (signal: AbortSignal) => Promise<T>): Promise<T> {
   parent?.throwIfAborted();
   const controller = new AbortController();
   const timeout = new RequestTimeoutError(timeoutMs);
-  const timer = setTimeout(() => controller.abort(timeout), timeoutMs);
-  const onAbort = () => controller.abort(parent!.reason);
-  parent?.addEventListener('abort', onAbort, { once: true });
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  const givenUp = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      controller.abort(timeout);
+      reject(timeout);
+    }, timeoutMs);
+    onAbort = () => {
+      controller.abort(parent!.reason);
+      reject(parent!.reason as Error);
+    };
+    parent?.addEventListener('abort', onAbort, { once: true });
+  });
+  const running = (async () => request(controller.signal))();
+  // Abandoned requests may still fail later; nobody waits for them any more.
+  running.catch(() => {});
   try {
-    return await request(controller.signal);
+    return await Promise.race([running, givenUp]);
   } catch (error) {
     if (controller.signal.reason === timeout) throw timeout;
     throw error;
   } finally {
     clearTimeout(timer);
-    parent?.removeEventListener('abort', onAbort);
+    parent?.removeEventListener('abort', onAbort!);
   }
 }

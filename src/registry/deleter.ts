@@ -1,8 +1,8 @@
 import type { ContainerRegistryClient } from '@azure/container-registry';
 import type { FullOperationResponse } from '@azure/core-client';
 import { executeDeletions, type ExecutionContext, type ExecutorOptions } from '../deletion/executor.js';
-import type { IntentRecord } from '../deletion/journal.js';
-import { reconcileIntents, type ReconciledIntent } from '../deletion/reconcile.js';
+import type { OpenIntent } from '../deletion/journal.js';
+import { reconcileIntents, type CheckTiming, type ReconciledIntent } from '../deletion/reconcile.js';
 import type { ManifestState, RegistryPort } from '../deletion/statusPolicy.js';
 import type { DeletionExecutor } from '../pass.js';
 import { recheckBeforeDeletion, type Plan } from '../plan/plan.js';
@@ -74,9 +74,9 @@ export class AcrDeleter implements DeletionExecutor {
     return executeDeletions(plan, () => this.port(), this.options, context);
   }
 
-  /** What the registry says now about the intents an interrupted run left without an outcome. */
-  reconcile(intents: readonly IntentRecord[], budget: RunBudget): Promise<ReconciledIntent[]> {
-    return reconcileIntents(intents, () => this.port(), { budget, readsPerMinute: this.options.recheck?.readsPerMinute ?? 1000, concurrency: this.options.concurrency, retry: this.options.retry });
+  /** What the registry says now about the intents earlier runs left open (see {@link reconcileIntents}). */
+  reconcile(intents: readonly OpenIntent[], budget: RunBudget, timing: CheckTiming = {}): Promise<ReconciledIntent[]> {
+    return reconcileIntents(intents, () => this.port(), { ...timing, budget, readsPerMinute: this.options.recheck?.readsPerMinute ?? 1000, concurrency: this.options.concurrency, retry: this.options.retry });
   }
 
   private port(): RegistryPort {

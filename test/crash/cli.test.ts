@@ -49,7 +49,7 @@ describe('the CLI killed at random points, then run again', () => {
       }
       expect(contents(emulator)).toEqual(expected);
       const gone = before.filter((key) => !contents(emulator).includes(key));
-      const named = new Set([...deletedPerJournal(await readJournalFile(journal)), ...reports.flatMap((report) => [...(report.execution?.deleted ?? []), ...(report.reconciliation?.deleted ?? [])].map(keyOf))]);
+      const named = new Set([...deletedPerJournal((await readJournalFile(journal)).records), ...reports.flatMap((report) => [...(report.execution?.deleted ?? []), ...(report.reconciliation?.deleted ?? [])].map(keyOf))]);
       expect(gone.filter((key) => !named.has(key))).toEqual([]);
     } finally {
       await emulator.stop();

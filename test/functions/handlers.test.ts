@@ -227,6 +227,23 @@ describe('a run that dies, and the run after it', () => {
     expect(remaining()).toEqual([`ci/app@${digestOf('used')}`, `ci/web@${digestOf('web-used')}`]);
   });
 
+  it('checks the DELETEs a finished run could not tell the outcome of, and records in its journal that one is still present', async () => {
+    await setUp({ settings: { REQUEST_TIMEOUT_SECONDS: '1', TIME_BUDGET_SECONDS: '4' } });
+    const target = digestOf('unused-2');
+    emulator.addFault({ kind: 'hang', method: 'DELETE', path: new RegExp(target.slice(7)), times: 1000 });
+    await expect(cleanImageCacheHandler(timer, context('run-uncertain'))).rejects.toThrow(/1 deletion\(s\) failed/);
+    expect((await reportOf('run-uncertain')).execution!.failed).toMatchObject([{ digest: target, uncertain: true }]);
+    emulator.faults.splice(0);
+
+    await cleanImageCacheHandler(timer, context('run-after'));
+    const outcomes = (await journalOf('run-uncertain')).flatMap((record) => (record.type === 'outcome' && record.digest === target ? [record.outcome] : []));
+    expect(outcomes).toEqual(['uncertain', 'reconciled-present']);
+    const after = await reportOf('run-after');
+    expect(after.closedRuns).toEqual([{ invocationId: 'run-uncertain', report: expect.stringContaining('run-uncertain.json'), deleted: 0, stillPresent: 1, unknown: 0, finished: true }]);
+    expect(after.message).toContain('checked the uncertain DELETEs of run run-uncertain (0 found deleted, 1 still present, 0 unknown)');
+    expect(after.execution!.deleted.map((entry) => entry.digest)).toEqual([target]);
+  });
+
   it('never lets two runs delete at the same time: a run whose lease is broken stops before the next run deletes', async () => {
     await setUp({ inventory: bigRegistry(60), latencyMs: 40, settings: { DELETES_PER_MINUTE: '600', REQUEST_TIMEOUT_SECONDS: '1' } });
     // The second run reaches the same registry through another endpoint, so each run's requests are told apart.

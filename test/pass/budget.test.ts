@@ -3,7 +3,7 @@ import { loadConfig } from '../../src/config.js';
 import { estimateBudget, runPass } from '../../src/pass.js';
 import { createPassDependencies } from '../../src/wiring.js';
 import { RegistryState } from '../emulators/acr/registryState.js';
-import type { AcrEmulator } from '../emulators/acr/server.js';
+import type { AcrEmulator, FaultRule } from '../emulators/acr/server.js';
 import { DAY, digestOf, inventoryOf, manifest, NOW } from '../support/builders.js';
 import { startEmulator } from '../support/emulator.js';
 import { writeScenario } from '../support/scenario.js';
@@ -100,6 +100,27 @@ describe('the budget bounds the whole run, listing included', () => {
     const report = await pass(emulator, logDir, { TIME_BUDGET_SECONDS: '20' });
     expect(Date.now() - started).toBeLessThan(5000);
     expect(report.error).toMatch(/^listing the registry failed: the registry throttled the run and asked it to wait 3600 s \(Retry-After\)/);
+  });
+});
+
+describe('the token endpoint is bounded like any other registry request', () => {
+  const heartbeat = [{ time: new Date(NOW.getTime() - DAY), operationName: 'Pull', repository: 'other', digest: digestOf('x'), registry: 'cicache' }];
+
+  it.each<[string, FaultRule]>([
+    ['hangs on /oauth2/token', { kind: 'hang', path: /^\/oauth2\/token/, times: 1000 }],
+    ['hangs on /oauth2/exchange', { kind: 'hang', path: /^\/oauth2\/exchange/, times: 1000 }],
+    ['answers /oauth2/token only after 20 s', { kind: 'slow', path: /^\/oauth2\/token/, times: 1000, delayMs: 20_000 }],
+  ])('a registry whose token endpoint %s: the listing ends within the budget plus one request timeout, deleting nothing', async (_, fault) => {
+    const emulator = await startEmulator({ state: RegistryState.fromInventory(registry()) });
+    emulators.push(emulator);
+    emulator.addFault(fault);
+    const { logDir } = await writeScenario(registry(), heartbeat);
+    const started = Date.now();
+    const report = await pass(emulator, logDir, { TIME_BUDGET_SECONDS: '2', REQUEST_TIMEOUT_SECONDS: '1' });
+    expect((Date.now() - started) / 1000).toBeLessThan(2 + 1 + 1.5);
+    expect(report.error).toMatch(/listing the registry/);
+    expect(report.execution).toBeNull();
+    expect(emulator.requests.filter((entry) => entry.method === 'DELETE')).toEqual([]);
   });
 });
 

@@ -154,8 +154,9 @@ describe('the CLI journal and signals', () => {
     ];
     emulator.state.deleteManifest('app', digestOf('m2'));
     await writeFile(file, earlier.map((record) => JSON.stringify(record)).join('\n') + '\n{"type":"intent","at":"torn');
-    const { code, report } = await runCli(args(emulator.endpoint, logDir, file));
+    const { code, report, stderr } = await runCli(args(emulator.endpoint, logDir, file));
     expect(code).toBe(0);
+    expect(stderr).toContain(`the journal ${file} has 1 line(s) that are not journal records (line 6); skipped`);
     expect(report!.reconciliation).toMatchObject({ journal: file, stillPresent: 1, unknown: 0, deleted: [{ digest: digestOf('m0'), sizeInBytes: 1000, reason: 'unused' }] });
     const journal = await journalOf(file);
     expect(journal.filter((record) => record.type === 'outcome' && record.outcome.startsWith('reconciled-')).map((record) => record.type === 'outcome' && [record.digest, record.outcome])).toEqual([

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { DeletionJournal, parseJournal, type JournalSink } from '../../src/deletion/journal.js';
+import { DeletionJournal, parseJournal, unresolvedIntents, type JournalSink } from '../../src/deletion/journal.js';
 import { StopRequest } from '../../src/deletion/stop.js';
 import { inventoryFromSnapshot, type Inventory } from '../../src/inventory.js';
 import { planCleanup, type Plan } from '../../src/plan/plan.js';
@@ -219,6 +219,26 @@ describe('faults that used to escape the record or the budget', () => {
     expectAccounted(plan, report);
   });
 
+  it.each<[string, FaultRule]>([
+    ['/oauth2/token', { kind: 'hang', path: /^\/oauth2\/token/, times: 1000 }],
+    ['/oauth2/exchange', { kind: 'hang', path: /^\/oauth2\/exchange/, times: 1000 }],
+  ])('ends within its budget plus one request timeout when %s hangs, recording every DELETE it started as uncertain', async (_, fault) => {
+    const { plan, deleter } = await setUp(registryOf(2, 10), [fault]);
+    const memory = memorySink();
+    const started = Date.now();
+    const report = await deleter.execute(plan, { budget: budgetOf(2, 1000), journal: new DeletionJournal(memory.sink) });
+    expect((Date.now() - started) / 1000).toBeLessThan(2 + 1 + 1.5);
+    expect(report.deleted).toEqual([]);
+    expect(report.failed.length).toBeGreaterThan(0);
+    expect(report.failed.every((failure) => failure.uncertain === true)).toBe(true);
+    expectAccounted(plan, report);
+    const records = memory.records();
+    const outcomes = records.filter((record) => record.type === 'outcome');
+    expect(outcomes).toHaveLength(records.filter((record) => record.type === 'intent').length);
+    // Not "failed": the registry may have carried them out, so the next run checks them.
+    expect(outcomes.every((record) => record.outcome === 'uncertain')).toBe(true);
+  });
+
   it('stops at once (throttled) when the Retry-After would end past the deadline, instead of sleeping', async () => {
     const { plan, deleter, emulator } = await setUp(registryOf(2, 10), [{ kind: 'retry-after', retryAfterSeconds: 3600, method: 'DELETE', times: 1000 }]);
     const started = Date.now();
@@ -259,6 +279,36 @@ describe('faults that used to escape the record or the budget', () => {
     expect(report.failed.every((failure) => failure.error.startsWith('refused: no permission to delete (HTTP 401'))).toBe(true);
     expect(report.leftForNextRun).toBe(plan.deletions.length - report.failed.length);
     expectAccounted(plan, report);
+  });
+});
+
+describe('reading a journal', () => {
+  const entry = (label: string) => ({ repository: 'app', digest: digestOf(label), tags: [], sizeInBytes: 1, accessCount: 0, lastAccess: null, reason: 'unused' as const, referrers: [] });
+  const intent = (label: string) => JSON.stringify({ type: 'intent', at: '2026-11-28T01:00:00Z', repository: 'app', digest: digestOf(label), entry: entry(label) });
+  const outcome = (label: string, outcome: string, at = '2026-11-28T01:00:01Z') => JSON.stringify({ type: 'outcome', at, repository: 'app', digest: digestOf(label), outcome });
+
+  it('skips lines that are not records (garbage, a torn last line, an unknown outcome), naming their numbers', () => {
+    const text = [intent('a'), 'not json', '', outcome('a', 'exploded'), '{"type":"run"}', intent('b').slice(0, 40)].join('\n');
+    const { records, unreadableLines } = parseJournal(text);
+    expect(records.map((record) => record.type)).toEqual(['intent']);
+    expect(unreadableLines).toEqual([2, 4, 5, 6]);
+  });
+
+  it('keeps an uncertain DELETE and an unknown check open for the next run; a check that found it present or gone closes it', () => {
+    const text = [
+      JSON.stringify({ type: 'run', at: '2026-11-28T00:59:00Z', run: 'r1', registry: 'x', tool: 't', requestTimeoutSeconds: 5 }),
+      ...['a', 'b', 'c', 'd', 'e'].map(intent),
+      outcome('a', 'uncertain', '2026-11-28T01:00:07Z'),
+      outcome('b', 'failed'),
+      outcome('c', 'reconciled-unknown'),
+      outcome('d', 'reconciled-present'),
+      outcome('e', 'reconciled-deleted'),
+    ].join('\n');
+    const open = unresolvedIntents(parseJournal(text).records);
+    expect(open.map((record) => [record.digest, record.sentBy, record.requestTimeoutSeconds])).toEqual([
+      [digestOf('a'), '2026-11-28T01:00:07Z', 5],
+      [digestOf('c'), undefined, 5],
+    ]);
   });
 });
 

@@ -1,0 +1,33 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { JournalLock } from '../../src/cliFiles.js';
+
+const deadPid = () => Number(execFileSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }));
+
+describe('the journal lock', () => {
+  it('lets exactly one of several runs take over the lock of a dead run at the same moment', async () => {
+    const dead = deadPid();
+    for (let round = 0; round < 20; round++) {
+      const journal = join(await mkdtemp(join(tmpdir(), 'journal-lock-')), 'journal.jsonl');
+      await writeFile(`${journal}.lock`, JSON.stringify({ pid: dead, hostname: hostname(), startedAt: new Date().toISOString() }));
+      const notes: string[] = [];
+      const attempts = await Promise.allSettled([1, 2, 3].map(() => JournalLock.acquire(journal, (note) => notes.push(note))));
+      const held = attempts.filter((attempt) => attempt.status === 'fulfilled');
+      expect(held).toHaveLength(1);
+      expect(attempts.filter((attempt) => attempt.status === 'rejected').map((attempt) => String((attempt as PromiseRejectedResult).reason))).toEqual(
+        Array(2).fill(expect.stringContaining(`--journal: ${journal} is in use by another run`)),
+      );
+      expect(JSON.parse(await readFile(`${journal}.lock`, 'utf8'))).toMatchObject({ pid: process.pid });
+      expect(notes.filter((note) => note.includes(`process ${dead}`)).length).toBeGreaterThanOrEqual(1);
+    }
+  });
+
+  it('refuses a lock file it did not write, naming the file to delete', async () => {
+    const journal = join(await mkdtemp(join(tmpdir(), 'journal-lock-')), 'journal.jsonl');
+    await writeFile(`${journal}.lock`, 'garbage');
+    await expect(JournalLock.acquire(journal, () => {})).rejects.toThrow(`a lock file this tool did not write); one run per journal. If no such run is alive, delete ${journal}.lock`);
+  });
+});
