@@ -193,6 +193,7 @@ describe('files where the CLI expects them', () => {
     ['--inventory', 'is not a regular file (a FIFO)'],
     ['--export-inventory', 'is not a regular file (a FIFO)'],
     ['--log-dir', 'is not a folder (a FIFO)'],
+    ['--referrer-cache', 'is not a regular file (a FIFO)'],
   ])('refuses %s naming a FIFO as bad usage, at once', async (flag, why) => {
     const { emulator, directory, logDir } = await start();
     const fifo = join(directory, 'fifo');
