@@ -351,6 +351,22 @@ describe('planCleanup: invariants over random registries', () => {
     return { inventory: inventoryOf(repositories), accesses, policy };
   }
 
+  /** Found by this property: an index whose subject is its own child goes with that child, at no place of its own. */
+  const INDEX_THAT_REFERS_TO_ITS_CHILD = {
+    repositories: [
+      [
+        { label: 14, canDelete: true, ageDays: 1, tags: [], children: [], subject: undefined, uncertain: false, accesses: 0, accessDaysAgo: 0 },
+        { label: 0, canDelete: true, ageDays: 1, tags: [], children: [14], subject: 14, uncertain: false, accesses: 0, accessDaysAgo: 0 },
+      ],
+      [{ label: 0, canDelete: false, ageDays: 0, tags: [], children: [], subject: undefined, uncertain: false, accesses: 1, accessDaysAgo: 0 }],
+    ],
+    minAccessCount: 1,
+    graceDays: 0,
+    maxDeletes: undefined,
+    maxDeletePercent: 67,
+    logAgeHours: 0,
+  };
+
   const scenarios = fc.property(scenario, (input) => {
     const { inventory, accesses, policy } = build(input);
     const plan = planCleanup({ inventory, accesses, policy, now: NOW });
@@ -394,14 +410,15 @@ describe('planCleanup: invariants over random registries', () => {
         expect(m.tags.some((tag) => /^v\d/.test(tag)), 'protected').toBe(false);
         expect(accesses.get(repository.name, m.digest)?.count ?? 0).toBeLessThan(plan.policy.minAccessCount);
         for (const child of m.relatedArtifacts) {
-          if (position.has(child.digest)) expect(position.get(child.digest)!, 'index before child').toBeGreaterThan(position.get(m.digest)!);
+          // An index that goes as a referrer goes with its subject, not at a place of its own.
+          if (position.has(child.digest) && position.has(m.digest)) expect(position.get(child.digest)!, 'index before child').toBeGreaterThan(position.get(m.digest)!);
         }
       }
     }
   }
 
   it('never deletes a locked, fresh, protected or accessed manifest, nor a child of a kept index, nor anything when a guard fires', () => {
-    fc.assert(scenarios, { numRuns: 500 });
+    fc.assert(scenarios, { numRuns: 500, examples: [[INDEX_THAT_REFERS_TO_ITS_CHILD]] });
   });
 
   it('is deterministic', () => {
