@@ -2,13 +2,11 @@
 import { parseArgs } from 'node:util';
 import type { Config } from './config.js';
 import { checkDirectory, checkReadableFile, checkWritableFile, defaultJournalFile, JournalLock, UsageError, type CliEnvironment } from './cliFiles.js';
-import { DeletionJournal, FileJournalSink, readJournalFile, unresolvedIntents, type JournalRecord, type OpenIntent } from './deletion/journal.js';
-import { journalOutcomeOf, reconciliationReport, type CheckTiming } from './deletion/reconcile.js';
+import type { DeletionJournal } from './deletion/journal.js';
+import type { CheckTiming } from './deletion/reconcile.js';
 import { StopRequest } from './deletion/stop.js';
-import type { PassDependencies } from './pass.js';
-import { RunBudget } from './registry/budget.js';
 import { fileSubjectCacheStore } from './registry/subjectCacheStores.js';
-import { formatReportText, TOOL_NAME, TOOL_VERSION, type PassReport, type ReconciliationReport } from './report.js';
+import { formatReportText, TOOL_VERSION, type PassReport, type ReconciliationReport } from './report.js';
 import { Redactor } from './secrets.js';
 import { flagOf, SETTINGS, type SettingName, type Settings } from './settings.js';
 
@@ -172,17 +170,8 @@ export async function main(argv: string[], rawIo: CliIo): Promise<number> {
     });
     let reconciliation: ReconciliationReport | undefined;
     if (journalFile !== undefined && timing !== undefined) {
-      journal = new DeletionJournal(new FileJournalSink(journalFile));
-      const { records, unreadableLines } = await readJournalFile(journalFile);
-      if (unreadableLines.length > 0) log(`note: the journal ${journalFile} has ${unreadableLines.length} line(s) that are not journal records (${describeLines(unreadableLines)}); skipped`);
-      const earlier = openIntentsOf(journalFile, records, config.registry?.endpoint ?? '', log);
-      try {
-        await journal.start(`cli-${new Date(startedMs).toISOString()}-${process.pid}`, config.registry?.endpoint ?? '', `${TOOL_NAME}/${TOOL_VERSION}`, config.deletion.requestTimeoutSeconds);
-      } catch (error) {
-        io.stderr(`acr-cache-cleaner: --journal: ${journalFile} cannot be written (${errorMessage(error)}); nothing was deleted\n`);
-        return EXIT.usage;
-      }
-      reconciliation = await reconcileJournal(journalFile, earlier, journal, config, deps, startedMs, { ...timing, signal: io.stop, log });
+      const { openCliJournal } = await import('./cliJournal.js');
+      ({ journal, reconciliation } = await openCliJournal(journalFile, { config, deps, startedMs, timing: { ...timing, signal: io.stop, log } }));
     }
     report = await runPass(config, deps, { signal: io.stop, startedMs, journal });
     if (reconciliation !== undefined) report.reconciliation = reconciliation;
@@ -215,30 +204,6 @@ export async function main(argv: string[], rawIo: CliIo): Promise<number> {
   return signal === undefined ? exitCodeOf(report) : EXIT[signal];
 }
 
-/**
- * A journal file may end with intents whose outcome an interrupted run never wrote: each is checked against the
- * registry (gone: deleted; present: not) and the answer appended, before this run journals anything of its own.
- */
-async function reconcileJournal(
-  file: string,
-  open: OpenIntent[],
-  journal: DeletionJournal,
-  config: Config,
-  deps: PassDependencies,
-  startedMs: number,
-  timing: CheckTiming & { log: (message: string) => void },
-): Promise<ReconciliationReport | undefined> {
-  const { log } = timing;
-  if (open.length === 0 || deps.deleter?.reconcile === undefined) return undefined;
-  log(`the journal ${file} has ${open.length} deletion(s) an earlier run started but never saw answered: checking them`);
-  const budget = new RunBudget(startedMs + config.deletion.timeBudgetSeconds * 1000, config.deletion.requestTimeoutSeconds * 1000);
-  const reconciled = await deps.deleter.reconcile(open, budget, timing);
-  for (const { entry, state, error } of reconciled) await journal.outcome(entry.repository, entry.digest, journalOutcomeOf(state), error === undefined ? {} : { error });
-  const report = reconciliationReport(file, reconciled, new Date());
-  log(`earlier run: ${report.deleted.length} of them deleted, ${report.stillPresent} still present, ${report.unknown} unknown`);
-  return report;
-}
-
 /** The journal of a live run: --journal, or the default one; none for a dry run (it deletes nothing). */
 async function journalFileOf(given: string | undefined, config: Config, env: CliEnvironment): Promise<string | undefined> {
   if (config.dryRun || config.registry === undefined) return undefined;
@@ -252,23 +217,6 @@ async function checkFiles(config: Config, exportInventory: string | undefined, j
   if (exportInventory !== undefined) await checkWritableFile('--export-inventory', exportInventory);
   if (journalFile !== undefined) await checkWritableFile('--journal', journalFile);
   if (referrerCache !== undefined) await checkWritableFile('--referrer-cache', referrerCache);
-}
-
-/**
- * The open intents of runs on this registry: one found gone here says nothing about another registry's manifest.
- * (Intents of runs whose line does not name a registry are taken as this registry's.)
- */
-function openIntentsOf(file: string, records: JournalRecord[], endpoint: string, log: (message: string) => void): OpenIntent[] {
-  const open = unresolvedIntents(records);
-  const here = open.filter((intent) => intent.registry === undefined || intent.registry === '' || intent.registry === endpoint);
-  const elsewhere = [...new Set(open.filter((intent) => !here.includes(intent)).map((intent) => intent.registry))];
-  if (here.length < open.length) log(`the journal ${file} has ${open.length - here.length} open deletion(s) of runs on another registry (${elsewhere.join(', ')}); left for a run on that registry`);
-  return here;
-}
-
-function describeLines(lines: number[]): string {
-  const shown = lines.slice(0, 10).join(', ');
-  return `${lines.length === 1 ? 'line' : 'lines'} ${shown}${lines.length > 10 ? ', …' : ''}`;
 }
 
 export function exitCodeOf(report: PassReport): number {
