@@ -8,7 +8,7 @@ import type { ReferrerDiscovery } from '../../src/registry/referrers.js';
 import { createPassDependencies } from '../../src/wiring.js';
 import { RegistryState } from '../emulators/acr/registryState.js';
 import type { AcrEmulator } from '../emulators/acr/server.js';
-import { DAY, digestOf, inventoryOf, manifest, NOW } from '../support/builders.js';
+import { DAY, digestOf, inventoryOf, manifest, MEDIA_TYPES, NOW, referrerOf } from '../support/builders.js';
 import { startEmulator } from '../support/emulator.js';
 import { writeScenario } from '../support/scenario.js';
 import type { LogRecordInput } from '../support/syntheticCache.js';
@@ -19,11 +19,11 @@ afterEach(async () => {
   emulator = undefined;
 });
 
-const SIGNATURE = 'application/vnd.dev.cosign.artifact.sig.v1+json';
-const SBOM = 'application/spdx+json';
-const INDEX = 'application/vnd.oci.image.index.v1+json';
-const DOCKER = 'application/vnd.docker.distribution.manifest.v2+json';
-const referrer = (label: string, subject: string, artifactType = SIGNATURE) => manifest(label, { subject: digestOf(subject), artifactType, sizeInBytes: 300 });
+const SIGNATURE = MEDIA_TYPES.cosignSignature;
+const SBOM = MEDIA_TYPES.spdxSbom;
+const INDEX = MEDIA_TYPES.ociIndex;
+const DOCKER = MEDIA_TYPES.dockerManifest;
+const referrer = referrerOf;
 
 function signedRegistry(): Inventory {
   return inventoryOf({

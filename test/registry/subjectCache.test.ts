@@ -9,7 +9,7 @@ import { parseSubjectCache, SubjectCache, type SubjectCacheStore } from '../../s
 import { fileSubjectCacheStore } from '../../src/registry/subjectCacheStores.js';
 import { EMPTY_CONFIG_MEDIA_TYPE, RegistryState, serviceTime, UNLOCKED } from '../emulators/acr/registryState.js';
 import type { AcrEmulator } from '../emulators/acr/server.js';
-import { digestOf, inventoryOf, manifest, NOW } from '../support/builders.js';
+import { digestOf, inventoryOf, manifest, MEDIA_TYPES, NOW, referrerOf } from '../support/builders.js';
 import { startEmulator } from '../support/emulator.js';
 
 let emulator: AcrEmulator | undefined;
@@ -18,10 +18,10 @@ afterEach(async () => {
   emulator = undefined;
 });
 
-const SIGNATURE = 'application/vnd.dev.cosign.artifact.sig.v1+json';
-const SBOM = 'application/spdx+json';
-const INDEX = 'application/vnd.oci.image.index.v1+json';
-const referrer = (label: string, subject: string, artifactType = SIGNATURE) => manifest(label, { subject: digestOf(subject), artifactType, sizeInBytes: 300 });
+const SIGNATURE = MEDIA_TYPES.cosignSignature;
+const SBOM = MEDIA_TYPES.spdxSbom;
+const INDEX = MEDIA_TYPES.ociIndex;
+const referrer = referrerOf;
 
 /** Three repositories of signed images, SBOMs with signatures of their own, indexes and their children, untagged images. */
 function signedRegistry(images = 12): Inventory {

@@ -9,11 +9,11 @@ import { subjectCacheBlobName } from '../../src/registry/subjectCacheStores.js';
 import { RegistryState } from '../emulators/acr/registryState.js';
 import type { AcrEmulator } from '../emulators/acr/server.js';
 import { startAzurite, type Azurite } from '../support/azurite.js';
-import { DAY, digestOf, inventoryOf, manifest, NOW } from '../support/builders.js';
+import { DAY, digestOf, inventoryOf, manifest, MEDIA_TYPES, NOW } from '../support/builders.js';
 import { startEmulator } from '../support/emulator.js';
 import { runCli, writeScenario } from '../support/scenario.js';
 
-const SIGNATURE = 'application/vnd.dev.cosign.artifact.sig.v1+json';
+const SIGNATURE = MEDIA_TYPES.cosignSignature;
 const registry = inventoryOf({
   'ci/app': [
     manifest('used', { tags: ['buildcache'] }),

@@ -34,3 +34,15 @@ export function accessesOf(entries: [repository: string, digest: string, count: 
 export function policyOf(overrides: Partial<Policy> = {}): Policy {
   return { historyDays: 7, minAccessCount: 1, graceDays: 7, logMaxStalenessHours: 24, logMaxUnusablePercent: 0.1, maxDeletePercent: 100, ...overrides };
 }
+
+export const MEDIA_TYPES = {
+  cosignSignature: 'application/vnd.dev.cosign.artifact.sig.v1+json',
+  spdxSbom: 'application/spdx+json',
+  ociIndex: 'application/vnd.oci.image.index.v1+json',
+  dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
+} as const;
+
+/** An OCI referrer (a signature unless told) of the manifest labelled `subject`. */
+export function referrerOf(label: string, subject: string, artifactType: string = MEDIA_TYPES.cosignSignature): ManifestInfo {
+  return manifest(label, { subject: digestOf(subject), artifactType, sizeInBytes: 300 });
+}
