@@ -66,7 +66,7 @@ export async function checkWritableFile(flag: string, path: string): Promise<voi
   }
 }
 
-function kindOf(found: Stats): string {
+export function kindOf(found: Stats): string {
   if (found.isFile()) return 'a file';
   if (found.isDirectory()) return 'a folder';
   if (found.isFIFO()) return 'a FIFO';

@@ -1,6 +1,7 @@
 import { constants } from 'node:fs';
 import { access, stat, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { kindOf } from '../cliFiles.js';
 import { formatReportText, type PassReport } from '../report.js';
 import { passOutcome, renderHtmlReport } from './report.js';
 
@@ -19,6 +20,8 @@ export async function htmlFileProblem(file: string): Promise<string | undefined>
   const path = resolve(file);
   const existing = await stat(path).catch(() => undefined);
   if (existing?.isDirectory()) return `the HTML report file ${file} is a directory`;
+  // Opening a FIFO or a device would block after the pass, where no signal ends the process.
+  if (existing !== undefined && !existing.isFile()) return `the HTML report file ${file} is not a regular file (${kindOf(existing)})`;
   try {
     await access(existing ? path : dirname(path), constants.W_OK);
     return undefined;

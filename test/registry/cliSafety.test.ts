@@ -204,6 +204,17 @@ describe('files where the CLI expects them', () => {
     expect(emulator.requests).toEqual([]);
   });
 
+  it('refuses --output html naming a FIFO before the pass, instead of hanging past every signal after it', async () => {
+    const { emulator, directory, logDir } = await start();
+    const fifo = join(directory, 'report.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const args = live(emulator.endpoint, logDir, '--dry-run').filter((arg) => arg !== '--output' && arg !== 'json');
+    const run = await runProgram([...args, '--output', 'html', fifo], { killAfterMs: 20_000 });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`${fifo} is not a regular file (a FIFO)`);
+    expect(emulator.requests).toEqual([]);
+  });
+
   it('refuses an --inventory that is a folder, and a --log-dir that is a file', async () => {
     const { emulator, directory, logDir, inventoryFile } = await start();
     const inventory = await runCli(['--inventory', directory, '--log-dir', logDir, '--output', 'json']);
