@@ -1,4 +1,5 @@
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import type { ContainerClient } from '@azure/storage-blob';
 import { registryKeyOf, type SubjectCacheStore } from './subjectCache.js';
 
@@ -15,9 +16,15 @@ export function fileSubjectCacheStore(file: string): SubjectCacheStore {
       }
     },
     write: async (text) => {
-      const partial = `${file}.${process.pid}.partial`;
-      await writeFile(partial, text);
-      await rename(partial, file);
+      // A name nobody can guess, created exclusively: a link planted beside the file is never written through.
+      const partial = `${file}.${randomUUID()}.partial`;
+      await writeFile(partial, text, { flag: 'wx', mode: 0o600 });
+      try {
+        await rename(partial, file);
+      } catch (error) {
+        await unlink(partial).catch(() => {});
+        throw error;
+      }
     },
   };
 }

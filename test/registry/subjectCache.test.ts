@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { lstat, mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -209,6 +209,20 @@ describe('the referrer subject cache', () => {
     await listing({ subjectCache: fileSubjectCacheStore(file) }, logs).load();
     expect(logs.some((line) => line.includes(`the referrer cache ${file} was ignored (it is not JSON)`))).toBe(true);
     expect(parseSubjectCache(await readFile(file, 'utf8'), emulator.endpoint, file).note).toBeUndefined();
+  });
+});
+
+describe('the CLI\'s cache file', () => {
+  it('is written through a new file of its own, never through a link planted where it writes', async () => {
+    const folder = await mkdtemp(join(tmpdir(), 'subject-cache-'));
+    const file = join(folder, 'subjects.json');
+    const victim = join(folder, 'victim');
+    await writeFile(victim, 'not yours');
+    for (const planted of [`${file}.${process.pid}.partial`, `${file}.partial`, `${file}.tmp`]) await symlink(victim, planted);
+    await fileSubjectCacheStore(file).write('{"cache":1}');
+    expect(await readFile(victim, 'utf8')).toBe('not yours');
+    expect((await lstat(file)).isFile()).toBe(true);
+    expect(await readFile(file, 'utf8')).toBe('{"cache":1}');
   });
 });
 
