@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
-import { access, link, mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
+import { access, link, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 
@@ -94,7 +94,8 @@ export class JournalLock {
     readonly tookOver: boolean,
   ) {}
 
-  static async acquire(journal: string, log: (message: string) => void): Promise<JournalLock> {
+  /** `beforeTakeover` is a seam for tests: it runs after a dead run's lock was read and before it is moved away. */
+  static async acquire(journal: string, log: (message: string) => void, beforeTakeover?: () => Promise<void>): Promise<JournalLock> {
     const path = `${journal}.lock`;
     const text = JSON.stringify({ pid: process.pid, hostname: hostname(), startedAt: new Date().toISOString() } satisfies LockOwner);
     let tookOver = false;
@@ -104,11 +105,11 @@ export class JournalLock {
       if (held === undefined) continue;
       const owner = ownerOf(held);
       if (owner === undefined || isAlive(owner)) throw new UsageError(`--journal: ${journal} is in use by another run (${describeOwner(owner)}); one run per journal. If no such run is alive, delete ${path}`);
-      // Its run is gone; take the lock over unless another run has just done so.
-      if ((await readFile(path, 'utf8').catch(() => undefined)) !== held) continue;
-      await unlink(path).catch(() => {});
-      tookOver = true;
-      log(`took over the journal lock ${path} of ${describeOwner(owner)}, which is no longer running`);
+      await beforeTakeover?.();
+      if (await moveAwayIfStill(path, held)) {
+        tookOver = true;
+        log(`took over the journal lock ${path} of ${describeOwner(owner)}, which is no longer running`);
+      }
     }
     throw new UsageError(`--journal: ${journal} is in use by another run that has just started; one run per journal`);
   }
@@ -117,6 +118,28 @@ export class JournalLock {
   async release(): Promise<void> {
     if ((await readFile(this.path, 'utf8').catch(() => undefined)) === this.text) await unlink(this.path).catch(() => {});
   }
+}
+
+/**
+ * Moves the lock at `path` aside (atomically: whatever is there at that instant) and removes it when it is the dead
+ * run's lock `held`. When it is not — another run took the lock over in the meantime — it is put back, so that a slow
+ * contender never removes a live run's lock.
+ */
+async function moveAwayIfStill(path: string, held: string): Promise<boolean> {
+  const aside = `${path}.${randomUUID()}.stale`;
+  try {
+    await rename(path, aside);
+  } catch {
+    return false;
+  }
+  const moved = await readFile(aside, 'utf8').catch(() => undefined);
+  if (moved === held) {
+    await unlink(aside).catch(() => {});
+    return true;
+  }
+  await link(aside, path).catch(() => {});
+  await unlink(aside).catch(() => {});
+  return false;
 }
 
 /** Whether the lock file was created with `text` (false: it exists); other failures are bad usage. */

@@ -25,6 +25,20 @@ describe('the journal lock', () => {
     }
   });
 
+  it('never removes the lock of a run that took over first, however late the slower contender moves', async () => {
+    const journal = join(await mkdtemp(join(tmpdir(), 'journal-lock-')), 'journal.jsonl');
+    await writeFile(`${journal}.lock`, JSON.stringify({ pid: deadPid(), hostname: hostname(), startedAt: new Date().toISOString() }));
+    let first: JournalLock | undefined;
+    // The slower run has read the dead run's lock twice; the faster one takes it over before the slower one acts.
+    const slower = JournalLock.acquire(journal, () => {}, async () => {
+      first ??= await JournalLock.acquire(journal, () => {});
+    });
+    await expect(slower).rejects.toThrow(`--journal: ${journal} is in use by another run (process ${process.pid}`);
+    expect(first).toBeDefined();
+    await first!.release();
+    await expect(readFile(`${journal}.lock`, 'utf8')).rejects.toThrow('ENOENT');
+  });
+
   it('refuses a lock file it did not write, naming the file to delete', async () => {
     const journal = join(await mkdtemp(join(tmpdir(), 'journal-lock-')), 'journal.jsonl');
     await writeFile(`${journal}.lock`, 'garbage');
