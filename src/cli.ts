@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import type { Config } from './config.js';
 import { checkDirectory, checkReadableFile, checkWritableFile, defaultJournalFile, JournalLock, UsageError, type CliEnvironment } from './cliFiles.js';
-import { DeletionJournal, FileJournalSink, readJournalFile, unresolvedIntents, type JournalRecord, type OpenIntent } from './deletion/journal.js';
+import type { DeletionJournal, OpenIntent } from './deletion/journal.js';
 import { journalOutcomeOf, reconciliationReport, type CheckTiming } from './deletion/reconcile.js';
 import { StopRequest } from './deletion/stop.js';
 import type { PassDependencies } from './pass.js';
@@ -172,10 +172,12 @@ export async function main(argv: string[], rawIo: CliIo): Promise<number> {
     });
     let reconciliation: ReconciliationReport | undefined;
     if (journalFile !== undefined && timing !== undefined) {
+      // Loaded only for a live run (zod with it): --help and offline runs need no journal.
+      const { DeletionJournal, FileJournalSink, readJournalFile, unresolvedIntents } = await import('./deletion/journal.js');
       journal = new DeletionJournal(new FileJournalSink(journalFile));
       const { records, unreadableLines } = await readJournalFile(journalFile);
       if (unreadableLines.length > 0) log(`note: the journal ${journalFile} has ${unreadableLines.length} line(s) that are not journal records (${describeLines(unreadableLines)}); skipped`);
-      const earlier = openIntentsOf(journalFile, records, config.registry?.endpoint ?? '', log);
+      const earlier = openIntentsOf(journalFile, unresolvedIntents(records), config.registry?.endpoint ?? '', log);
       try {
         await journal.start(`cli-${new Date(startedMs).toISOString()}-${process.pid}`, config.registry?.endpoint ?? '', `${TOOL_NAME}/${TOOL_VERSION}`, config.deletion.requestTimeoutSeconds);
       } catch (error) {
@@ -258,8 +260,7 @@ async function checkFiles(config: Config, exportInventory: string | undefined, j
  * The open intents of runs on this registry: one found gone here says nothing about another registry's manifest.
  * (Intents of runs whose line does not name a registry are taken as this registry's.)
  */
-function openIntentsOf(file: string, records: JournalRecord[], endpoint: string, log: (message: string) => void): OpenIntent[] {
-  const open = unresolvedIntents(records);
+function openIntentsOf(file: string, open: OpenIntent[], endpoint: string, log: (message: string) => void): OpenIntent[] {
   const here = open.filter((intent) => intent.registry === undefined || intent.registry === '' || intent.registry === endpoint);
   const elsewhere = [...new Set(open.filter((intent) => !here.includes(intent)).map((intent) => intent.registry))];
   if (here.length < open.length) log(`the journal ${file} has ${open.length - here.length} open deletion(s) of runs on another registry (${elsewhere.join(', ')}); left for a run on that registry`);
