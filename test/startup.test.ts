@@ -6,6 +6,11 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import type { Metafile } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { PassReport } from '../src/report.js';
+import { RegistryState } from './emulators/acr/registryState.js';
+import { DAY, digestOf, inventoryOf, manifest } from './support/builders.js';
+import { startEmulator } from './support/emulator.js';
+import { writeScenario } from './support/scenario.js';
 import { bundleCli, CLI_PROGRAM } from '../scripts/bundle.mjs';
 
 // Start-up: the Azure SDKs are most of what a run loads before it reads a byte; --help and an offline run
@@ -103,6 +108,24 @@ describe('start-up of the bundled command', () => {
       return { ...(JSON.parse(stdout) as Record<string, unknown>), phaseSeconds: 'varies' };
     };
     expect(await reportOf([join(dir, CLI_PROGRAM)])).toEqual(await reportOf(['--import', 'tsx', 'src/bin.ts']));
+  });
+
+  it('a live run loads the adapters and the SDKs when it needs them, and deletes the plan', async () => {
+    const registry = inventoryOf({ app: [manifest('used'), manifest('unused'), manifest('locked', { canDelete: false })] });
+    const emulator = await startEmulator({ state: RegistryState.fromInventory(registry) });
+    try {
+      const { directory, logDir } = await writeScenario(registry, [{ time: new Date(Date.now() - DAY / 2), operationName: 'Pull', repository: 'app', digest: digestOf('used'), registry: 'cicache' }]);
+      const args = ['--container-registry', emulator.endpoint, '--credential', 'emulator', '--log-dir', logDir, '--max-delete-percent', '100', '--journal', join(directory, 'journal.jsonl'), '--output', 'json'];
+      const record = join(directory, 'modules.txt');
+      const { stdout } = await promisify(execFile)(process.execPath, ['--import', './test/support/importRecorder.mjs', join(dir, CLI_PROGRAM), ...args], { cwd: root, env: { ...process.env, IMPORT_RECORD: record } });
+      expect((JSON.parse(stdout) as PassReport).execution!.deleted.map((entry) => entry.digest)).toEqual([digestOf('unused')]);
+      expect([...emulator.state.repositories.get('app')!.manifests.keys()].sort()).toEqual([digestOf('locked'), digestOf('used')].sort());
+      const loaded = (await readFile(record, 'utf8')).split('\n');
+      expect(sourcesIn(loaded)).toEqual(expect.arrayContaining(['src/registry/acr.ts', 'src/registry/credential.ts', 'src/registry/deleter.ts']));
+      expect(azureModules(loaded)).toContain('@azure/container-registry');
+    } finally {
+      await emulator.stop();
+    }
   });
 
   it('has stack traces name the TypeScript sources', async () => {
