@@ -5,7 +5,7 @@
 // not bundled: they load from node_modules as before, only in a live run.
 // The Functions app (dist/index.js) is not bundled: `tsc -p tsconfig.build.json` builds it.
 // Usage: node scripts/bundle.mjs [--out DIR]   (npm run build runs it after tsc)
-import { chmodSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
@@ -45,10 +45,25 @@ export async function bundleCli(outdir = CLI_DIR) {
     metafile: true,
     logLevel: 'warning',
   });
+  dropDependencyOnlyMaps(result.metafile);
   const program = join(outdir, CLI_PROGRAM);
   writeFileSync(program, PROGRAM);
   chmodSync(program, 0o755);
   return result.metafile;
+}
+
+/**
+ * Node reads and parses the source map of each module as it loads it, and zod's alone is 450 KB: a chunk that holds
+ * only dependencies keeps no map (its stack frames name the chunk; the frames of this project's code still map).
+ */
+function dropDependencyOnlyMaps(metafile) {
+  for (const [output, { inputs }] of Object.entries(metafile.outputs)) {
+    const sources = Object.keys(inputs);
+    if (!output.endsWith('.js') || sources.length === 0 || !sources.every((source) => source.startsWith('node_modules/'))) continue;
+    const file = join(root, output);
+    writeFileSync(file, readFileSync(file, 'utf8').replace(/\n\/\/# sourceMappingURL=\S+\n?$/, '\n'));
+    rmSync(`${file}.map`);
+  }
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
