@@ -88,6 +88,12 @@ describe('start-up of the bundled command', () => {
     }
   });
 
+  it('holds only the parts of zod the schemas use (zod is imported as a namespace, which esbuild can tree-shake)', () => {
+    const bundled = Object.values(meta.outputs).flatMap((output) => Object.entries(output.inputs)).filter(([source, input]) => source.includes('node_modules/zod/') && input.bytesInOutput > 0);
+    expect(bundled.map(([source]) => source)).toContain('node_modules/zod/v4/locales/en.js');
+    expect(bundled.map(([source]) => source).filter((source) => source.includes('/locales/') && !source.endsWith('/en.js'))).toEqual([]);
+  });
+
   it('--help loads no Azure adapter or SDK, and not zod', async () => {
     const loaded = await run(HELP);
     const sources = sourcesIn(loaded);
