@@ -1,9 +1,9 @@
 /**
  * Log-parsing benchmark, on the two record shapes of bench/logParsingData.ts (compact, and spaced with a nested
  * `identity` and escaped user agents), each at two sizes:
- * - the reader alone (the `--log-dir` source the CLI uses, as built in dist/, the code the CLI runs), in a fresh
- *   process per measurement: throughput by wall clock and by CPU time, peak RSS (memory must stay flat as the file
- *   doubles), the share of records that took the byte-level fast path;
+ * - the reader alone (the `--log-dir` source the CLI uses, as tsc compiles it into dist/; the command runs the same
+ *   code bundled), in a fresh process per measurement: throughput by wall clock and by CPU time, peak RSS (memory
+ *   must stay flat as the file doubles), the share of records that took the byte-level fast path;
  * - side by side with the original script's loop (bench/python_baseline.py), alternating runs in the same run;
  * - the CLI end to end on the spaced file (a whole `acr-cache-cleaner` process against a whole Python process);
  * - start-up: `--help` and an offline run on the shipped example.
@@ -13,7 +13,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, linkSync } from 'node:fs';
-import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
@@ -88,8 +88,9 @@ const mb = (bytes: number) => bytes / 1e6;
 const fixed = (value: number, digits = 0) => value.toFixed(digits);
 const median = (numbers: number[]) => [...numbers].sort((a, b) => a - b)[Math.floor(numbers.length / 2)]!;
 
-// The reader and the CLI are measured as built (what `acr-cache-cleaner` runs).
-execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root });
+// The reader and the CLI are measured as built (`npm run build`): the CLI as the bundle `acr-cache-cleaner` runs.
+execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+const program = join(root, (JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { bin: Record<string, string> }).bin['acr-cache-cleaner']!);
 
 const targetMb = Number(values.mb);
 const sizes = [targetMb / 2, targetMb];
@@ -133,7 +134,7 @@ for (const shape of SHAPES) {
   );
 }
 
-// The CLI as a user runs it (the built dist/bin.js), end to end on the spaced file: start-up, the whole read,
+// The CLI as a user runs it (the built command), end to end on the spaced file: start-up, the whole read,
 // an inventory snapshot, the plan and the report, against the whole Python process on the same file.
 const cliDir = join(import.meta.dirname, '.data', 'cli-spaced');
 await rm(cliDir, { recursive: true, force: true });
@@ -142,7 +143,7 @@ const spacedFile = files.get('spaced')![1]!;
 linkSync(spacedFile, join(cliDir, 'logs', 'PT1H.json'));
 const inventory = join(cliDir, 'inventory.json');
 await writeFile(inventory, JSON.stringify({ registry: 'cicache.azurecr.io', repositories: [] }));
-const cli = [process.execPath, join(root, 'dist', 'bin.js'), '--log-dir', join(cliDir, 'logs'), '--inventory', inventory, '--now', BENCH_NOW.toISOString(), '--output', 'json'];
+const cli = [process.execPath, program, '--log-dir', join(cliDir, 'logs'), '--inventory', inventory, '--now', BENCH_NOW.toISOString(), '--output', 'json'];
 const cliSeconds: number[] = [];
 const pythonSeconds: number[] = [];
 for (let i = 0; i < runs; i++) {
@@ -159,7 +160,7 @@ console.log(
     (pythonSeconds.length > 0 ? `; the Python script's loop as a whole process ${fixed(Math.min(...pythonSeconds), 2)} s = ${fixed(Math.min(...pythonSeconds) / Math.min(...cliSeconds), 2)}x` : ''),
 );
 
-const startups = (args: string[]) => Array.from({ length: 10 }, () => run([process.execPath, join(root, 'dist', 'bin.js'), ...args]).seconds);
+const startups = (args: string[]) => Array.from({ length: 10 }, () => run([process.execPath, program, ...args]).seconds);
 const help = startups(['--help']);
 const offline = startups(['--log-dir', 'examples/logs', '--inventory', 'examples/inventory.json', '--now', '2026-11-27T02:30:00Z']);
 const bare = Array.from({ length: 10 }, () => run([process.execPath, '-e', '0']).seconds);

@@ -1,6 +1,7 @@
 // Builds the deployment package: exactly what goes to Azure, and nothing that needs a build at install time.
-//   .package/app/                    compiled dist/, host.json, package.json, package-lock.json and the
-//                                    production node_modules (npm ci --omit=dev), ready to run as it is
+//   .package/app/                    compiled dist/ (without the CLI's bundle, dist/cli/), host.json, package.json,
+//                                    package-lock.json and the production node_modules (npm ci --omit=dev), ready
+//                                    to run as it is
 //   .package/acr-cache-cleaner.zip   the same folder as a zip, for `az functionapp deployment source config-zip`
 // azd deploys .package/app (azure.yaml: dist, remoteBuild: false, a prepackage hook that runs this script).
 // Usage: npm run package [-- --out DIR]
@@ -9,6 +10,7 @@ import { copyFileSync, cpSync, mkdirSync, readdirSync, readFileSync, rmSync, sta
 import { join, relative, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 import { zipSync } from 'fflate';
+import { CLI_DIR } from './bundle.mjs';
 
 const root = join(import.meta.dirname, '..');
 /** What the package holds besides node_modules; everything else in the repository stays home. */
@@ -31,12 +33,15 @@ function filesUnder(directory) {
 function build() {
   rmSync(join(root, 'dist'), { recursive: true, force: true });
   run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], root);
+  // The CLI's bundle (dist/cli/, `npm run build` makes it too) so the command still runs after packaging; the app
+  // does not use it and the package leaves it out.
+  run(process.execPath, [join(root, 'scripts', 'bundle.mjs')], root);
 }
 
 function stage(app) {
   rmSync(app, { recursive: true, force: true });
   mkdirSync(app, { recursive: true });
-  cpSync(join(root, 'dist'), join(app, 'dist'), { recursive: true });
+  cpSync(join(root, 'dist'), join(app, 'dist'), { recursive: true, filter: (source) => source !== CLI_DIR });
   for (const file of PACKAGE_FILES.filter((name) => name !== 'dist')) copyFileSync(join(root, file), join(app, file));
   // Production dependencies only, exactly as locked; no install scripts and no .bin links (nothing runs them).
   run('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-bin-links', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], app);

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { compilePattern, PatternSyntaxError, type TextPattern } from './pattern.js';
 import type { Policy } from './plan/policy.js';
 import { describeValue } from './secrets.js';

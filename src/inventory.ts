@@ -1,5 +1,5 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseRegistry } from './config.js';
 
 /** A child of an index (multi-arch manifest list), as `@azure/container-registry` names it. */
