@@ -101,6 +101,8 @@ export class JournalLock {
     let tookOver = false;
     for (let attempt = 0; attempt < 3; attempt++) {
       if (await createExclusively(path, text)) return new JournalLock(path, text, tookOver);
+      const found = await stat(path).catch(() => undefined);
+      if (found !== undefined && !found.isFile()) throw new UsageError(`--journal: its lock ${path} is not a regular file (${kindOf(found)})`);
       const held = await readFile(path, 'utf8').catch(() => undefined);
       if (held === undefined) continue;
       const owner = ownerOf(held);

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -37,6 +37,12 @@ describe('the journal lock', () => {
     expect(first).toBeDefined();
     await first!.release();
     await expect(readFile(`${journal}.lock`, 'utf8')).rejects.toThrow('ENOENT');
+  });
+
+  it('says so when its lock path is a folder, instead of blaming another run', async () => {
+    const journal = join(await mkdtemp(join(tmpdir(), 'journal-lock-')), 'journal.jsonl');
+    await mkdir(`${journal}.lock`);
+    await expect(JournalLock.acquire(journal, () => {})).rejects.toThrow(`--journal: its lock ${journal}.lock is not a regular file (a folder)`);
   });
 
   it('refuses a lock file it did not write, naming the file to delete', async () => {
