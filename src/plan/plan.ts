@@ -229,6 +229,11 @@ function keepWholeUnits(manifests: ManifestInfo[], byDigest: Map<string, Manifes
   for (const manifest of byDigest.values()) {
     if (manifest.subject !== undefined && byDigest.has(manifest.subject)) link(referrersOf, manifest.subject, manifest.digest);
     for (const child of manifest.relatedArtifacts) link(indexesOf, child.digest, manifest.digest);
+    for (const image of imagesNamedByTags(manifest)) {
+      if (!byDigest.has(image) || image === manifest.digest) continue;
+      link(referrersOf, image, manifest.digest);
+      link(referrersOf, manifest.digest, image);
+    }
   }
   /** Kept members whose indexes must stay too (kept for themselves, or for a subject or referrer of theirs). */
   const keepsIndexes = new Set<string>();
@@ -252,6 +257,21 @@ function keepWholeUnits(manifests: ManifestInfo[], byDigest: Map<string, Manifes
     if (manifest.subject !== undefined) keep(manifest.subject, false);
     if (!viaIndex) for (const index of indexesOf.get(digest) ?? []) keep(index, false);
   }
+}
+
+/** cosign's tag names for what it stores about an image without the referrers API: `sha256-<hex>.sig`, `.att`, `.sbom`. */
+const COSIGN_TAG = /^(sha256)-([0-9a-f]{64})\.(?:sig|att|sbom)$/i;
+
+/**
+ * The images whose signature, attestation or SBOM a manifest is by its cosign tag: kept together with them, both
+ * ways, like a referrer and its subject, but deleted on its own (the registry does not delete a tag with the image it
+ * names).
+ */
+function imagesNamedByTags(manifest: ManifestInfo): string[] {
+  return manifest.tags.flatMap((tag) => {
+    const match = COSIGN_TAG.exec(tag);
+    return match === null ? [] : [`${match[1]!.toLowerCase()}:${match[2]!.toLowerCase()}`];
+  });
 }
 
 /**

@@ -166,6 +166,40 @@ describe('planCleanup: evidence that cannot mislead', () => {
   });
 });
 
+describe('planCleanup: signatures and attestations stored under cosign\'s tag names', () => {
+  // cosign without the referrers API stores `sha256-<image's hex digest>.sig` (.att, .sbom) as a tagged manifest
+  // with no subject: the registry does not delete it with its image, and verifying the image needs it.
+  const tagged = (label: string, image: string, suffix = 'sig') => manifest(label, { tags: [`${digestOf(image).replace(':', '-')}.${suffix}`], sizeInBytes: 300 });
+  const decisionOf = (plan: Plan, label: string) => plan.decisions.find((decision) => decision.digest === digestOf(label))!;
+
+  it('keeps the signature and attestation of a kept image', () => {
+    const inventory = inventoryOf({ app: [manifest('image'), tagged('signature', 'image'), tagged('attestation', 'image', 'att')] });
+    const plan = planCleanup({ inventory, accesses: accessesOf([['app', digestOf('image'), 2]]), policy: policyOf(), now: NOW });
+    expect(plan.deletions).toEqual([]);
+    expect([decisionOf(plan, 'signature').reason, decisionOf(plan, 'attestation').reason]).toEqual(['referenced', 'referenced']);
+  });
+
+  it('keeps the image of a signature kept for itself', () => {
+    const inventory = inventoryOf({ app: [manifest('image'), tagged('signature', 'image')] });
+    const plan = planCleanup({ inventory, accesses: accessesOf([['app', digestOf('signature'), 1]]), policy: policyOf(), now: NOW });
+    expect(plan.deletions).toEqual([]);
+    expect(decisionOf(plan, 'image').reason).toBe('referenced');
+  });
+
+  it('deletes an unused image and its unused signature each on its own (the registry does not cascade a tag)', () => {
+    const inventory = inventoryOf({ app: [manifest('image'), tagged('signature', 'image'), manifest('other')] });
+    const plan = planCleanup({ inventory, accesses: accessesOf([['app', digestOf('other'), 1]]), policy: policyOf({ maxDeletePercent: 100 }), now: NOW });
+    expect(deleted(plan).sort()).toEqual([digestOf('image'), digestOf('signature')].sort());
+    expect(plan.deletions.every((decision) => decision.referrers.length === 0)).toBe(true);
+  });
+
+  it('judges a tag that names a digest absent from the repository like any other tag', () => {
+    const inventory = inventoryOf({ app: [tagged('orphan', 'gone'), manifest('other')] });
+    const plan = planCleanup({ inventory, accesses: accessesOf([['app', digestOf('other'), 1]]), policy: policyOf({ maxDeletePercent: 100 }), now: NOW });
+    expect(deleted(plan)).toEqual([digestOf('orphan')]);
+  });
+});
+
 describe('planCleanup: referrers stay with their subject', () => {
   const referrer = (label: string, subject: string, overrides: Partial<ManifestInfo> = {}) =>
     manifest(label, { subject: digestOf(subject), artifactType: 'application/vnd.dev.cosign.artifact.sig.v1+json', mediaType: 'application/vnd.oci.image.manifest.v1+json', sizeInBytes: 300, ...overrides });
