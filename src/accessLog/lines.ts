@@ -84,6 +84,9 @@ export class RecordSplitter {
   /** The most bytes held in the carry at once, and the bytes copied to carry and join pieces: the tests' bounds. */
   maxCarriedBytes = 0;
   copiedBytes = 0;
+  /** The bytes looked at, past a line's start, for a document opener: the tests' bound on the cost of blank space. */
+  lookaheadBytes = 0;
+  private readonly openerScan = { reached: 0 };
 
   constructor(private readonly sink: RecordSink) {}
 
@@ -163,9 +166,20 @@ export class RecordSplitter {
     }
     if (this.carryLength > 0) return this.finishCarriedLine(bytes, at);
     for (;;) {
-      const c = bytes[at];
+      let c = bytes[at];
+      if (c === SPACE || c === TAB || c === CR) {
+        // Blank lines hold nothing: passed over at once, each byte looked at once (not each line looked ahead from).
+        const lineStart = afterBlankLines(bytes, at);
+        if (lineStart > at) {
+          this.line += countNewlines(bytes, at, lineStart);
+          at = lineStart;
+          if (at >= bytes.length) return at;
+          c = bytes[at];
+        }
+      }
       if ((c === OPEN_BRACE && !startsOrdinaryRecord(bytes, at)) || c === SPACE || c === TAB || c === CR) {
-        const opener = documentOpenerEnd(bytes, at, this.ending);
+        const opener = documentOpenerEnd(bytes, at, this.ending, this.openerScan);
+        this.lookaheadBytes += this.openerScan.reached - at;
         if (opener >= 0) {
           this.line += countNewlines(bytes, at, opener);
           this.mode = DOCUMENT;
@@ -391,25 +405,29 @@ export class RecordSplitter {
 
 /**
  * Whether a `{"records":[` document opens at `at` (after blank space): the index after its `[`, NOT_A_DOCUMENT,
- * or UNDECIDED when the bytes end too soon to tell (never when `final`).
+ * or UNDECIDED when the bytes end too soon to tell (never when `final`). `scan.reached` is where it stopped looking.
  */
-function documentOpenerEnd(bytes: Buffer, at: number, final: boolean): number {
+function documentOpenerEnd(bytes: Buffer, at: number, final: boolean, scan: { reached: number }): number {
   const limit = Math.min(bytes.length, at + DOCUMENT_OPENER_LOOKAHEAD);
   const tooSoon = !final && limit === bytes.length ? UNDECIDED : NOT_A_DOCUMENT;
   let p = skipBlank(bytes, at, limit);
-  if (p >= limit) return tooSoon;
-  if (bytes[p] !== OPEN_BRACE) return NOT_A_DOCUMENT;
+  const decided = (result: number): number => {
+    scan.reached = Math.min(p + 1, limit);
+    return result;
+  };
+  if (p >= limit) return decided(tooSoon);
+  if (bytes[p] !== OPEN_BRACE) return decided(NOT_A_DOCUMENT);
   p = skipBlank(bytes, p + 1, limit);
   for (let k = 0; k < RECORDS_KEY.length; k++, p++) {
-    if (p >= limit) return tooSoon;
-    if (bytes[p] !== RECORDS_KEY[k]) return NOT_A_DOCUMENT;
+    if (p >= limit) return decided(tooSoon);
+    if (bytes[p] !== RECORDS_KEY[k]) return decided(NOT_A_DOCUMENT);
   }
   p = skipBlank(bytes, p, limit);
-  if (p >= limit) return tooSoon;
-  if (bytes[p] !== 58 /* : */) return NOT_A_DOCUMENT;
+  if (p >= limit) return decided(tooSoon);
+  if (bytes[p] !== 58 /* : */) return decided(NOT_A_DOCUMENT);
   p = skipBlank(bytes, p + 1, limit);
-  if (p >= limit) return tooSoon;
-  return bytes[p] === OPEN_BRACKET ? p + 1 : NOT_A_DOCUMENT;
+  if (p >= limit) return decided(tooSoon);
+  return decided(bytes[p] === OPEN_BRACKET ? p + 1 : NOT_A_DOCUMENT);
 }
 
 const RECORDS_KEY = Buffer.from('"records"');
@@ -426,6 +444,20 @@ function skipBlank(bytes: Buffer, p: number, limit: number): number {
     p++;
   }
   return p;
+}
+
+/**
+ * The start of the first line from `at` on that is not blank (`at` itself when its line is not), or of the last line
+ * when the bytes end in blank space. Looks at each blank byte once, forwards only.
+ */
+function afterBlankLines(bytes: Buffer, at: number): number {
+  let lineStart = at;
+  for (let p = at; p < bytes.length; p++) {
+    const c = bytes[p];
+    if (c === NEWLINE) lineStart = p + 1;
+    else if (c !== SPACE && c !== CR && c !== TAB) break;
+  }
+  return lineStart;
 }
 
 function countNewlines(bytes: Buffer, from: number, to: number): number {
