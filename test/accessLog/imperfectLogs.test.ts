@@ -365,6 +365,14 @@ describe('--log-dir: a stop (the time budget) while one large file is read', () 
     await expect(read).rejects.toBe(stop);
   });
 
+  it('ends the read within a file of a little over 1 MiB: the reader lets a signal act at least every MiB it reads', async () => {
+    const content = Buffer.from(Array.from({ length: 1_700 }, (_, i) => jsonLine(pull('ci/app', `big-${i % 100}`))).join(''));
+    expect(content.length).toBeGreaterThan(1024 * 1024 + 256 * 1024);
+    expect(content.length).toBeLessThan(2 * 1024 * 1024);
+    const { stop, read } = await readStopped(content);
+    await expect(read).rejects.toBe(stop);
+  });
+
   it('the same for a gzip file, whatever it decompresses to', async () => {
     const { stop, read } = await readStopped(gzipSync(Buffer.concat([big(), big()]), { level: 1 }));
     await expect(read).rejects.toBe(stop);
