@@ -1,3 +1,4 @@
+import { firstNonTextByte } from './notText.js';
 import { salvageDigests } from './record.js';
 
 /**
@@ -20,8 +21,11 @@ export interface RecordSink {
    * record with nothing after it (no line break, or no end of its document element): possibly half-written.
    */
   record(bytes: Buffer, start: number, end: number, line: number, unterminated: boolean): void;
-  /** A record longer than {@link MAX_RECORD_BYTES}, skipped; `digests` are those its text names. */
-  oversized(line: number, digests: Set<string>): void;
+  /**
+   * A record longer than {@link MAX_RECORD_BYTES}, skipped; `digests` are those its text names, `nonTextByte` the
+   * first byte in it that JSON text never holds (undefined: none).
+   */
+  oversized(line: number, digests: Set<string>, nonTextByte?: number): void;
 }
 
 const LINES = 0;
@@ -233,7 +237,7 @@ export class RecordSplitter {
     if (end > start && bytes[end - 1] === CR) end--;
     if (end - start > MAX_RECORD_BYTES) {
       this.salvage.feed(bytes, start, end);
-      this.sink.oversized(line, this.salvage.take());
+      this.reportOversized(line);
       return;
     }
     if (end > start && !isBlank(bytes, start, end)) this.sink.record(bytes, start, end, line, unterminated);
@@ -262,7 +266,12 @@ export class RecordSplitter {
 
   private finishOversized(): void {
     this.skipping = false;
-    this.sink.oversized(this.skippedLine, this.salvage.take());
+    this.reportOversized(this.skippedLine);
+  }
+
+  private reportOversized(line: number): void {
+    const nonTextByte = this.salvage.nonTextByte;
+    this.sink.oversized(line, this.salvage.take(), nonTextByte === -1 ? undefined : nonTextByte);
   }
 
   /** Walks the records array of a document, element by element, string- and escape-aware. */
@@ -362,7 +371,7 @@ export class RecordSplitter {
   private emitElement(bytes: Buffer, start: number, end: number, unterminated: boolean): void {
     if (end - start > MAX_RECORD_BYTES) {
       this.salvage.feed(bytes, start, end);
-      this.sink.oversized(this.elementLine, this.salvage.take());
+      this.reportOversized(this.elementLine);
     } else if (end > start) {
       this.sink.record(bytes, start, end, this.elementLine, unterminated);
     }
@@ -480,9 +489,15 @@ function isBlank(bytes: Buffer, start: number, end: number): boolean {
 class DigestSalvage {
   private tail = '';
   private found = new Set<string>();
+  /** The first byte fed that JSON text never holds, or -1. */
+  nonTextByte = -1;
 
   feed(bytes: Buffer, from: number, to: number): void {
     if (to <= from) return;
+    if (this.nonTextByte === -1) {
+      const at = firstNonTextByte(bytes, from, to);
+      if (at !== -1) this.nonTextByte = bytes[at]!;
+    }
     const piece = this.tail + bytes.toString('latin1', from, to);
     salvageDigests(piece, this.found);
     // A digest is 71 bytes: one that starts in the last 70 may end in the next piece.
@@ -493,6 +508,7 @@ class DigestSalvage {
     const found = this.found;
     this.found = new Set();
     this.tail = '';
+    this.nonTextByte = -1;
     return found;
   }
 }

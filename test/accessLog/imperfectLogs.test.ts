@@ -174,13 +174,14 @@ describe('the exemption of a half-written last line', () => {
     expect(counts.unusableRecords).toBe(0);
   });
 
-  it('does not hold for binary bytes after a `{`: no record is written so', async () => {
-    // Past the first 4 KiB, which are looked at for binary bytes in any case.
+  it('does not hold for binary bytes after a `{`: no record is written so, and the file is undecodable', async () => {
+    // Past the first 4 KiB, which are looked at for binary bytes before any record is read.
     const lines = Array.from({ length: 20 }, (_, i) => jsonLine(pull('ci/app', `a-${i}`))).join('');
     expect(lines.length).toBeGreaterThan(4096);
     const garbage = Buffer.concat([Buffer.from(`${lines}{"ti`), Buffer.from([0x00, 0x9c, 0x01, 0x1f, 0x8b, 0x02])]);
     const { stats, counts } = await readDir({ [newest()]: garbage });
-    expect(counts.undecodableFiles).toEqual([]);
+    expect(counts.undecodableFiles).toHaveLength(1);
+    expect(counts.undecodableFiles[0]).toMatch(/gzip-compressed data on line 21\b/);
     expect(stats.skipped['incomplete-last-line']).toBe(0);
     expect(counts.unusableRecords).toBe(1);
   });
