@@ -15,7 +15,15 @@ export interface RecordFields {
   loginServer?: string;
 }
 
-export class MalformedRecordError extends Error {}
+export class MalformedRecordError extends Error {
+  constructor(message: string) {
+    // No stack: the error is a verdict on a record, thrown once per bad line, and a stack costs microseconds.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    super(message);
+    Error.stackTraceLimit = limit;
+  }
+}
 
 /** Every field present (as undefined), so that all field objects share one shape on the hot path. */
 export function emptyFields(): RecordFields {
@@ -39,11 +47,16 @@ export function emptyFields(): RecordFields {
  * Throws {@link MalformedRecordError} for text that is not a JSON object.
  */
 export function extractFields(text: string): RecordFields {
+  if (!bracedObject(text)) throw new MalformedRecordError('the record is not a JSON object');
   let value: unknown;
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
   try {
     value = JSON.parse(text);
   } catch (error) {
     throw new MalformedRecordError((error as Error).message);
+  } finally {
+    Error.stackTraceLimit = limit;
   }
   if (!isObject(value)) throw new MalformedRecordError('the record is not a JSON object');
   const fields: RecordFields = {};
@@ -72,4 +85,17 @@ function scalarText(value: unknown): string | undefined {
   if (typeof value === 'string') return value;
   if (typeof value === 'number' && Number.isFinite(value)) return String(value);
   return undefined;
+}
+
+/** Whether the text, blanks aside, begins with `{` and ends with `}`: what a JSON object does, and little else. */
+function bracedObject(text: string): boolean {
+  let first = 0;
+  while (first < text.length && isJsonBlank(text.charCodeAt(first))) first++;
+  let last = text.length - 1;
+  while (last > first && isJsonBlank(text.charCodeAt(last))) last--;
+  return last > first && text.charCodeAt(first) === 123 && text.charCodeAt(last) === 125;
+}
+
+function isJsonBlank(c: number): boolean {
+  return c === 32 || c === 10 || c === 13 || c === 9;
 }

@@ -1,3 +1,4 @@
+import { firstNonTextByte } from './notText.js';
 import { salvageDigests } from './record.js';
 
 /**
@@ -20,8 +21,11 @@ export interface RecordSink {
    * record with nothing after it (no line break, or no end of its document element): possibly half-written.
    */
   record(bytes: Buffer, start: number, end: number, line: number, unterminated: boolean): void;
-  /** A record longer than {@link MAX_RECORD_BYTES}, skipped; `digests` are those its text names. */
-  oversized(line: number, digests: Set<string>): void;
+  /**
+   * A record longer than {@link MAX_RECORD_BYTES}, skipped; `digests` are those its text names, `nonTextByte` the
+   * first byte in it that JSON text never holds (undefined: none).
+   */
+  oversized(line: number, digests: Set<string>, nonTextByte?: number): void;
 }
 
 const LINES = 0;
@@ -84,6 +88,9 @@ export class RecordSplitter {
   /** The most bytes held in the carry at once, and the bytes copied to carry and join pieces: the tests' bounds. */
   maxCarriedBytes = 0;
   copiedBytes = 0;
+  /** The bytes looked at, past a line's start, for a document opener: the tests' bound on the cost of blank space. */
+  lookaheadBytes = 0;
+  private readonly openerScan = { reached: 0 };
 
   constructor(private readonly sink: RecordSink) {}
 
@@ -163,9 +170,20 @@ export class RecordSplitter {
     }
     if (this.carryLength > 0) return this.finishCarriedLine(bytes, at);
     for (;;) {
-      const c = bytes[at];
+      let c = bytes[at];
+      if (c === SPACE || c === TAB || c === CR) {
+        // Blank lines hold nothing: passed over at once, each byte looked at once (not each line looked ahead from).
+        const lineStart = afterBlankLines(bytes, at);
+        if (lineStart > at) {
+          this.line += countNewlines(bytes, at, lineStart);
+          at = lineStart;
+          if (at >= bytes.length) return at;
+          c = bytes[at];
+        }
+      }
       if ((c === OPEN_BRACE && !startsOrdinaryRecord(bytes, at)) || c === SPACE || c === TAB || c === CR) {
-        const opener = documentOpenerEnd(bytes, at, this.ending);
+        const opener = documentOpenerEnd(bytes, at, this.ending, this.openerScan);
+        this.lookaheadBytes += this.openerScan.reached - at;
         if (opener >= 0) {
           this.line += countNewlines(bytes, at, opener);
           this.mode = DOCUMENT;
@@ -219,7 +237,7 @@ export class RecordSplitter {
     if (end > start && bytes[end - 1] === CR) end--;
     if (end - start > MAX_RECORD_BYTES) {
       this.salvage.feed(bytes, start, end);
-      this.sink.oversized(line, this.salvage.take());
+      this.reportOversized(line);
       return;
     }
     if (end > start && !isBlank(bytes, start, end)) this.sink.record(bytes, start, end, line, unterminated);
@@ -248,7 +266,12 @@ export class RecordSplitter {
 
   private finishOversized(): void {
     this.skipping = false;
-    this.sink.oversized(this.skippedLine, this.salvage.take());
+    this.reportOversized(this.skippedLine);
+  }
+
+  private reportOversized(line: number): void {
+    const nonTextByte = this.salvage.nonTextByte;
+    this.sink.oversized(line, this.salvage.take(), nonTextByte === -1 ? undefined : nonTextByte);
   }
 
   /** Walks the records array of a document, element by element, string- and escape-aware. */
@@ -348,7 +371,7 @@ export class RecordSplitter {
   private emitElement(bytes: Buffer, start: number, end: number, unterminated: boolean): void {
     if (end - start > MAX_RECORD_BYTES) {
       this.salvage.feed(bytes, start, end);
-      this.sink.oversized(this.elementLine, this.salvage.take());
+      this.reportOversized(this.elementLine);
     } else if (end > start) {
       this.sink.record(bytes, start, end, this.elementLine, unterminated);
     }
@@ -391,25 +414,29 @@ export class RecordSplitter {
 
 /**
  * Whether a `{"records":[` document opens at `at` (after blank space): the index after its `[`, NOT_A_DOCUMENT,
- * or UNDECIDED when the bytes end too soon to tell (never when `final`).
+ * or UNDECIDED when the bytes end too soon to tell (never when `final`). `scan.reached` is where it stopped looking.
  */
-function documentOpenerEnd(bytes: Buffer, at: number, final: boolean): number {
+function documentOpenerEnd(bytes: Buffer, at: number, final: boolean, scan: { reached: number }): number {
   const limit = Math.min(bytes.length, at + DOCUMENT_OPENER_LOOKAHEAD);
   const tooSoon = !final && limit === bytes.length ? UNDECIDED : NOT_A_DOCUMENT;
   let p = skipBlank(bytes, at, limit);
-  if (p >= limit) return tooSoon;
-  if (bytes[p] !== OPEN_BRACE) return NOT_A_DOCUMENT;
+  const decided = (result: number): number => {
+    scan.reached = Math.min(p + 1, limit);
+    return result;
+  };
+  if (p >= limit) return decided(tooSoon);
+  if (bytes[p] !== OPEN_BRACE) return decided(NOT_A_DOCUMENT);
   p = skipBlank(bytes, p + 1, limit);
   for (let k = 0; k < RECORDS_KEY.length; k++, p++) {
-    if (p >= limit) return tooSoon;
-    if (bytes[p] !== RECORDS_KEY[k]) return NOT_A_DOCUMENT;
+    if (p >= limit) return decided(tooSoon);
+    if (bytes[p] !== RECORDS_KEY[k]) return decided(NOT_A_DOCUMENT);
   }
   p = skipBlank(bytes, p, limit);
-  if (p >= limit) return tooSoon;
-  if (bytes[p] !== 58 /* : */) return NOT_A_DOCUMENT;
+  if (p >= limit) return decided(tooSoon);
+  if (bytes[p] !== 58 /* : */) return decided(NOT_A_DOCUMENT);
   p = skipBlank(bytes, p + 1, limit);
-  if (p >= limit) return tooSoon;
-  return bytes[p] === OPEN_BRACKET ? p + 1 : NOT_A_DOCUMENT;
+  if (p >= limit) return decided(tooSoon);
+  return decided(bytes[p] === OPEN_BRACKET ? p + 1 : NOT_A_DOCUMENT);
 }
 
 const RECORDS_KEY = Buffer.from('"records"');
@@ -426,6 +453,20 @@ function skipBlank(bytes: Buffer, p: number, limit: number): number {
     p++;
   }
   return p;
+}
+
+/**
+ * The start of the first line from `at` on that is not blank (`at` itself when its line is not), or of the last line
+ * when the bytes end in blank space. Looks at each blank byte once, forwards only.
+ */
+function afterBlankLines(bytes: Buffer, at: number): number {
+  let lineStart = at;
+  for (let p = at; p < bytes.length; p++) {
+    const c = bytes[p];
+    if (c === NEWLINE) lineStart = p + 1;
+    else if (c !== SPACE && c !== CR && c !== TAB) break;
+  }
+  return lineStart;
 }
 
 function countNewlines(bytes: Buffer, from: number, to: number): number {
@@ -448,9 +489,15 @@ function isBlank(bytes: Buffer, start: number, end: number): boolean {
 class DigestSalvage {
   private tail = '';
   private found = new Set<string>();
+  /** The first byte fed that JSON text never holds, or -1. */
+  nonTextByte = -1;
 
   feed(bytes: Buffer, from: number, to: number): void {
     if (to <= from) return;
+    if (this.nonTextByte === -1) {
+      const at = firstNonTextByte(bytes, from, to);
+      if (at !== -1) this.nonTextByte = bytes[at]!;
+    }
     const piece = this.tail + bytes.toString('latin1', from, to);
     salvageDigests(piece, this.found);
     // A digest is 71 bytes: one that starts in the last 70 may end in the next piece.
@@ -461,6 +508,7 @@ class DigestSalvage {
     const found = this.found;
     this.found = new Set();
     this.tail = '';
+    this.nonTextByte = -1;
     return found;
   }
 }

@@ -4,6 +4,7 @@ import { createGunzip } from 'node:zlib';
 import type { AccessCounts, BadLine, LogStats } from './counts.js';
 import { MAX_RECORD_BYTES, RecordSplitter } from './lines.js';
 import { CLOCK_SKEW_ALLOWANCE_MS, classifyFields, classifyRecord, isUnusable, salvageDigests, type Classified, type RecordFilter, type SkipReason } from './record.js';
+import { nonTextByteReason, notTextReason, SIGNATURES } from './notText.js';
 import { RecordScanner } from './recordScanner.js';
 import { archivePathRange } from './sources/archiveLayout.js';
 
@@ -27,7 +28,10 @@ export class LogFileReader {
     this.scanner = options.fastPath === false ? undefined : new RecordScanner();
     this.splitter = new RecordSplitter({
       record: (bytes, start, end, line, unterminated) => this.onRecord(bytes, start, end, line, unterminated),
-      oversized: (line, digests) => this.onUnreadable('oversized-line', line, `longer than ${MAX_RECORD_BYTES} bytes`, digests),
+      oversized: (line, digests, nonTextByte) => {
+        if (nonTextByte === undefined) this.onUnreadable('oversized-line', line, `longer than ${MAX_RECORD_BYTES} bytes`, digests);
+        else this.onNotText(nonTextByteReason(nonTextByte, line), digests);
+      },
     });
     noteFileRead(stats, source);
   }
@@ -61,11 +65,12 @@ export class LogFileReader {
   }
 
   end(): void {
+    // The last record, handed out now, may be the one that shows the file is not text.
+    if (this.undecodable === undefined) this.splitter.end();
     if (this.undecodable !== undefined) {
       this.endUnreadable(this.undecodable);
       return;
     }
-    this.splitter.end();
     this.stats.filesRead++;
   }
 
@@ -84,6 +89,8 @@ export class LogFileReader {
    * it cannot decide goes to classifyFields, and what it cannot read to JSON.parse.
    */
   private onRecord(bytes: Buffer, start: number, end: number, line: number, unterminated: boolean): void {
+    // What follows data that is not text is not read: the file is refused whatever it holds.
+    if (this.undecodable !== undefined) return;
     const { counts, stats, filter } = this;
     stats.records++;
     const scanner = this.scanner;
@@ -107,6 +114,15 @@ export class LogFileReader {
     } else {
       // Only what begins like a record may be one being written: anything else at the end is malformed.
       result = classifyRecord(bytes.toString('utf8', start, end), filter, unterminated && beginsLikeRecord(bytes, start, end));
+      // Only a record that cannot be read is looked at for bytes that are not text: one that can holds none.
+      if (result.kind === 'skipped' && (result.reason === 'malformed-json' || result.reason === 'truncated-line')) {
+        const notText = notTextReason(bytes, start, end, line);
+        if (notText !== undefined) {
+          stats.records--;
+          this.onNotText(notText, salvageDigestsOf(bytes, start, end));
+          return;
+        }
+      }
     }
     if (result.timeMs !== undefined) {
       const { window } = filter;
@@ -125,6 +141,15 @@ export class LogFileReader {
     const badLine: BadLine = { source: this.source, line, reason, detail: result.detail };
     stats.noteBadLine(badLine);
     if (reason === 'truncated-line') stats.unterminatedLastLines.push({ source: this.source, badLine });
+  }
+
+  /**
+   * Data that is not JSON text inside the file, after text: compressed or binary bytes glued on may hold any number
+   * of records. The file is undecodable from here (see {@link endUnreadable}), however many lines read well before.
+   */
+  private onNotText(reason: string, digests: Set<string>): void {
+    this.undecodable = reason;
+    for (const digest of digests) this.counts.uncertainDigests.add(digest);
   }
 
   private onUnreadable(reason: SkipReason, line: number, detail: string, digests: Set<string>): void {
@@ -226,6 +251,12 @@ async function readGzip(reader: LogFileReader, head: Buffer, input: AsyncIterato
   reader.end();
 }
 
+function salvageDigestsOf(bytes: Buffer, start: number, end: number): Set<string> {
+  const digests = new Set<string>();
+  salvageDigests(bytes.toString('latin1', start, end), digests);
+  return digests;
+}
+
 function asBuffer(chunk: Buffer | string): Buffer {
   return typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
 }
@@ -278,18 +309,6 @@ export function finishReading(counts: AccessCounts, stats: LogStats): void {
 
 /** How much of a file's decoded start is looked at for bytes that JSON text never holds. */
 const SNIFF_BYTES = 4096;
-
-/** Signatures of what a log file may have been turned into that this reader does not decode. */
-const SIGNATURES: readonly { bytes: readonly number[]; what: string }[] = [
-  { bytes: [0x42, 0x5a, 0x68], what: 'bzip2-compressed' },
-  { bytes: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00], what: 'xz-compressed' },
-  { bytes: [0x28, 0xb5, 0x2f, 0xfd], what: 'zstd-compressed' },
-  { bytes: [0x50, 0x4b, 0x03, 0x04], what: 'a zip archive' },
-  { bytes: [0x37, 0x7a, 0xbc, 0xaf, 0x27, 0x1c], what: 'a 7-zip archive' },
-  { bytes: [0x04, 0x22, 0x4d, 0x18], what: 'lz4-compressed' },
-  { bytes: [0xff, 0xfe], what: 'UTF-16 text' },
-  { bytes: [0xfe, 0xff], what: 'UTF-16 text' },
-];
 
 /**
  * Why decoded bytes at `offset` of a file (within its first {@link SNIFF_BYTES}) cannot be its text, or undefined.

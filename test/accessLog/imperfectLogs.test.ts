@@ -174,13 +174,14 @@ describe('the exemption of a half-written last line', () => {
     expect(counts.unusableRecords).toBe(0);
   });
 
-  it('does not hold for binary bytes after a `{`: no record is written so', async () => {
-    // Past the first 4 KiB, which are looked at for binary bytes in any case.
+  it('does not hold for binary bytes after a `{`: no record is written so, and the file is undecodable', async () => {
+    // Past the first 4 KiB, which are looked at for binary bytes before any record is read.
     const lines = Array.from({ length: 20 }, (_, i) => jsonLine(pull('ci/app', `a-${i}`))).join('');
     expect(lines.length).toBeGreaterThan(4096);
     const garbage = Buffer.concat([Buffer.from(`${lines}{"ti`), Buffer.from([0x00, 0x9c, 0x01, 0x1f, 0x8b, 0x02])]);
     const { stats, counts } = await readDir({ [newest()]: garbage });
-    expect(counts.undecodableFiles).toEqual([]);
+    expect(counts.undecodableFiles).toHaveLength(1);
+    expect(counts.undecodableFiles[0]).toMatch(/gzip-compressed data on line 21\b/);
     expect(stats.skipped['incomplete-last-line']).toBe(0);
     expect(counts.unusableRecords).toBe(1);
   });
@@ -361,6 +362,14 @@ describe('--log-dir: a stop (the time budget) while one large file is read', () 
   it('ends the read inside the file, with the stop as its reason', async () => {
     const content = big();
     expect(content.length).toBeGreaterThan(12 * 1024 * 1024);
+    const { stop, read } = await readStopped(content);
+    await expect(read).rejects.toBe(stop);
+  });
+
+  it('ends the read within a file of a little over 1 MiB: the reader lets a signal act at least every MiB it reads', async () => {
+    const content = Buffer.from(Array.from({ length: 1_700 }, (_, i) => jsonLine(pull('ci/app', `big-${i % 100}`))).join(''));
+    expect(content.length).toBeGreaterThan(1024 * 1024 + 256 * 1024);
+    expect(content.length).toBeLessThan(2 * 1024 * 1024);
     const { stop, read } = await readStopped(content);
     await expect(read).rejects.toBe(stop);
   });

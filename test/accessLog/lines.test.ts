@@ -119,3 +119,39 @@ describe('RecordSplitter, documents anywhere among JSON lines', () => {
     expect(split(['{"records":[{"a":1}}\n{"b":2}\n{"recorder":3}\n']).map((record) => record.text)).toEqual(['{"a":1}', '{"b":2}', '{"recorder":3}']);
   });
 });
+
+describe('RecordSplitter, cost of blank space', () => {
+  function splitCounting(chunks: Buffer[]): { records: string[]; lookaheadBytes: number } {
+    const records: string[] = [];
+    const splitter = new RecordSplitter({
+      record: (bytes, start, end, line) => records.push(`${line}:${bytes.toString('utf8', start, end)}`),
+      oversized: (line) => records.push(`${line}:<oversized>`),
+    });
+    for (const chunk of chunks) splitter.push(chunk);
+    splitter.end();
+    return { records, lookaheadBytes: splitter.lookaheadBytes };
+  }
+
+  it('looks ahead for a document opener at most twice over each byte, however many blank lines there are', () => {
+    for (const blank of [' \n', '\r\n', '\t \r\n', '  \n\n']) {
+      const lines = 100_000 / blank.length;
+      const text = `{"a":1}\n${blank.repeat(lines)}{"b":2}\n${blank.repeat(lines)}{\n${blank.repeat(lines)}"records":[{"c":3}]}\n  {"d":4}\n`;
+      const blankLines = lines * (blank.split('\n').length - 1);
+      for (const chunkBytes of [text.length, 65_536, 4_000]) {
+        const bytes = Buffer.from(text);
+        const chunks: Buffer[] = [];
+        for (let at = 0; at < bytes.length; at += chunkBytes) chunks.push(bytes.subarray(at, at + chunkBytes));
+        const { records, lookaheadBytes } = splitCounting(chunks);
+        // The `{` is too far from its `"records"` to open a document: two lines that are not records.
+        expect(records, JSON.stringify(blank)).toEqual([
+          '1:{"a":1}',
+          `${2 + blankLines}:{"b":2}`,
+          `${3 + 2 * blankLines}:{`,
+          `${4 + 3 * blankLines}:"records":[{"c":3}]}`,
+          `${5 + 3 * blankLines}:  {"d":4}`,
+        ]);
+        expect(lookaheadBytes, JSON.stringify(blank)).toBeLessThanOrEqual(2 * bytes.length);
+      }
+    }
+  });
+});

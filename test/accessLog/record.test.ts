@@ -115,3 +115,32 @@ describe('LogFileReader', () => {
     expect(stats.badLines.map((bad) => `${bad.source}:${bad.line}:${bad.reason}`)).toEqual(['PT1H.json:3:malformed-json', 'PT1H.json:5:truncated-line']);
   });
 });
+
+describe('calendar dates', () => {
+  const readBoth = (time: string) =>
+    [true, false].map((fastPath) => {
+      const counts = new AccessCounts();
+      const stats = new LogStats();
+      const reader = new LogFileReader('PT1H.json', filter, counts, stats, { fastPath });
+      reader.push(`${line({ time })}\n`);
+      reader.end();
+      return stats.skipped['bad-time'] === 1 ? 'bad-time' : stats.accessesCounted === 1 ? 'access' : 'other';
+    });
+
+  it('a day past the end of its month is a bad-time, not a later day (Date.UTC would roll it over)', () => {
+    for (const time of ['2026-02-31T10:00:00.0000000Z', '2026-02-29T10:00:00.0000000Z', '2026-04-31T10:00:00.0000000Z', '2026-11-31T10:00:00.0000000Z', '2100-02-29T10:00:00.0000000Z']) {
+      expect(reason(line({ time })), time).toBe('bad-time');
+      expect(readBoth(time), time).toEqual(['bad-time', 'bad-time']);
+      expect(parseLogTime(time.replace('.0000000Z', 'Z')), time).toBeUndefined();
+      expect(parseLogTime(time.replace('.0000000Z', '+01:00')), time).toBeUndefined();
+    }
+  });
+
+  it('takes the last day of every month, and 29 February in leap years', () => {
+    for (const date of ['2026-01-31', '2026-02-28', '2024-02-29', '2000-02-29', '2026-04-30', '2026-11-26']) {
+      expect(parseLogTime(`${date}T10:00:00.0000000Z`)?.ms, date).toBe(Date.parse(`${date}T10:00:00Z`));
+      expect(parseLogTime(`${date}T10:00:00Z`)?.ms, date).toBe(Date.parse(`${date}T10:00:00Z`));
+    }
+    expect(readBoth('2026-11-26T10:00:00.0000000Z')).toEqual(['access', 'access']);
+  });
+});

@@ -76,6 +76,15 @@ describe('a file the reader cannot decode refuses the pass, naming the file and 
     expect(report!.abortMessage).toMatch(/aa-damaged\.json\.gz.*gzip data is corrupt/);
   });
 
+  it('gzip-compressed pulls glued after thousands of good records: one line among them, but the file is refused', async () => {
+    const good = Array.from({ length: 3000 }, (_, i) => `${JSON.stringify(logRecord(pull('filler', 0.02 + i * 1e-6, 'filler')))}\n`).join('');
+    const { code, report } = await offlineWith('aa-glued.json', Buffer.concat([Buffer.from(good), gzipSync(pullsText())]));
+    expect(code).toBe(3);
+    expect(report!.aborted).toBe('logs-unusable');
+    expect(report!.abortMessage).toMatch(/aa-glued\.json.*gzip-compressed data on line 3001\b/);
+    expect(report!.delete).toEqual([]);
+  });
+
   it('binary bytes without a known signature', async () => {
     const { code, report } = await offlineWith('aa-binary.json', noise(4000, 2));
     expect(code).toBe(3);
