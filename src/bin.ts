@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 import { EXIT, main, SignalReceived } from './cli.js';
+import { runStopController } from './registry/budget.js';
 
 // The first SIGINT or SIGTERM stops starting deletions and lets the ones in flight finish (each within its
 // request timeout), then the report is printed; a second one quits at once (every DELETE sent is journaled).
-const stop = new AbortController();
+const stop = runStopController();
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     if (stop.signal.aborted) process.exit(EXIT[signal]);

@@ -6,7 +6,7 @@ import { DeletionJournal, unresolvedIntents, type OpenIntent } from './deletion/
 import { journalOutcomeOf, reconciliationReport, type ReconciledIntent } from './deletion/reconcile.js';
 import { StopRequest } from './deletion/stop.js';
 import { errorMessage, runPass, type PassDependencies } from './pass.js';
-import { RunBudget } from './registry/budget.js';
+import { RunBudget, runStopController } from './registry/budget.js';
 import { createCredential } from './registry/credential.js';
 import type { SubjectCacheStore } from './registry/subjectCache.js';
 import { blobSubjectCacheStore } from './registry/subjectCacheStores.js';
@@ -125,7 +125,7 @@ export async function runCleanupJob(settings: Settings, context: JobContext, opt
   });
   if (!attempt.acquired) return stepAside(attempt.holder, config, reports, base, log);
   const { lease } = attempt;
-  const stop = new AbortController();
+  const stop = runStopController();
   lease.onLost((message) => stop.abort(new StopRequest('lease-lost', message)));
 
   let report: PassReport | undefined;

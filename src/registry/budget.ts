@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 /**
  * The run's time budget as a hard bound: a deadline after which nothing new starts, and a time limit for every
  * single request, so that the last requests in flight end at most one request timeout after the deadline.
@@ -23,7 +24,7 @@ export class RunBudget {
 
   /** A signal that aborts at the deadline (or with `parent`), for phases that may simply stop: reading logs, listing. */
   deadlineSignal(parent?: AbortSignal): { signal: AbortSignal; dispose: () => void } {
-    const controller = new AbortController();
+    const controller = runStopController();
     const timer = setTimeout(() => controller.abort(new DeadlineReached(this)), this.remainingMs());
     timer.unref();
     const onAbort = () => controller.abort(parent!.reason);
@@ -37,6 +38,16 @@ export class RunBudget {
       },
     };
   }
+}
+
+/**
+ * The controller of a signal a whole run waits on: every worker's pacer wait and request adds a listener to it at
+ * once, each removed when it ends, so Node's default warning at 10 listeners would be a false alarm.
+ */
+export function runStopController(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
 }
 
 export class DeadlineReached extends Error {
