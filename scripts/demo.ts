@@ -7,7 +7,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
-import { REPORTS_CONTAINER } from '../src/audit.js';
+import { isRunReportName, REPORTS_CONTAINER } from '../src/audit.js';
 import { countManifests, inventoryToSnapshot } from '../src/inventory.js';
 import { formatReportText, type PassReport } from '../src/report.js';
 import { uploadArchive, LOG_CONTAINER } from '../test/support/archiveUpload.js';
@@ -45,8 +45,8 @@ try {
   });
   const reports = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(REPORTS_CONTAINER);
   for await (const blob of reports.listBlobsFlat()) {
-    if (blob.name.endsWith('.jsonl')) continue; // the run's deletion journal (….journal.jsonl) is beside its report
     const html = blob.name.endsWith('.html');
+    if (!html && !isRunReportName(blob.name)) continue; // the run's journal, the referrer cache
     const copy = join(workDir, html ? 'latest-report.html' : 'latest-report.json');
     const text = await reports.getBlobClient(blob.name).downloadToBuffer();
     await writeFile(copy, text);

@@ -57,6 +57,11 @@ export function reportBlobName(startedAt: Date, invocationId: string): string {
   return `${iso.slice(0, 4)}/${iso.slice(5, 7)}/${iso.slice(8, 10)}/${iso.replace(/[:.]/g, '-')}-${invocationId}.json`;
 }
 
+/** Whether a blob in the reports container is a run's JSON report (not its journal, its HTML page or the referrer cache). */
+export function isRunReportName(name: string): boolean {
+  return /^\d{4}\/\d{2}\/\d{2}\/[^/]+\.json$/.test(name);
+}
+
 /** The journal beside a report: `….journal.jsonl`, then `….journal.2.jsonl` … once a part nears the block limit. */
 export function journalBlobName(reportName: string, part = 1): string {
   return `${reportName.replace(/\.json$/, '')}.journal${part === 1 ? '' : `.${part}`}.jsonl`;
