@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
-import { access, link, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { access, link, mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { hostname } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 
@@ -94,12 +95,12 @@ export class JournalLock {
     readonly tookOver: boolean,
   ) {}
 
-  /** `beforeTakeover` is a seam for tests: it runs after a dead run's lock was read and before it is moved away. */
+  /** `beforeTakeover` is a seam for tests: it runs after a dead run's lock was read and before it is taken over. */
   static async acquire(journal: string, log: (message: string) => void, beforeTakeover?: () => Promise<void>): Promise<JournalLock> {
     const path = `${journal}.lock`;
     const text = JSON.stringify({ pid: process.pid, hostname: hostname(), startedAt: new Date().toISOString() } satisfies LockOwner);
     let tookOver = false;
-    for (let attempt = 0; attempt < 3; attempt++) {
+    for (let attempt = 0; attempt < 100; attempt++) {
       if (await createExclusively(path, text)) return new JournalLock(path, text, tookOver);
       const found = await stat(path).catch(() => undefined);
       if (found !== undefined && !found.isFile()) throw new UsageError(`--journal: its lock ${path} is not a regular file (${kindOf(found)})`);
@@ -108,10 +109,11 @@ export class JournalLock {
       const owner = ownerOf(held);
       if (owner === undefined || isAlive(owner)) throw new UsageError(`--journal: ${journal} is in use by another run (${describeOwner(owner)}); one run per journal. If no such run is alive, delete ${path}`);
       await beforeTakeover?.();
-      if (await moveAwayIfStill(path, held)) {
+      const removed = await removeDeadLock(path, held, text);
+      if (removed === 'removed') {
         tookOver = true;
         log(`took over the journal lock ${path} of ${describeOwner(owner)}, which is no longer running`);
-      }
+      } else if (removed === 'busy') await sleep(10 + Math.random() * 20);
     }
     throw new UsageError(`--journal: ${journal} is in use by another run that has just started; one run per journal`);
   }
@@ -123,26 +125,27 @@ export class JournalLock {
 }
 
 /**
- * Moves the lock at `path` aside (atomically: whatever is there at that instant) and removes it when it is the dead
- * run's lock `held`. When it is not — another run took the lock over in the meantime — it is put back, so that a slow
- * contender never removes a live run's lock.
+ * Removes a dead run's lock, only while holding `<lock>.takeover` (created exclusively): without it, a contender that
+ * read the dead lock a moment ago could remove the lock another run has just taken over. A takeover mark older than
+ * any takeover lasts is a crashed contender's and is removed.
  */
-async function moveAwayIfStill(path: string, held: string): Promise<boolean> {
-  const aside = `${path}.${randomUUID()}.stale`;
+async function removeDeadLock(path: string, held: string, text: string): Promise<'removed' | 'gone' | 'busy'> {
+  const mark = `${path}.takeover`;
+  if (!(await createExclusively(mark, text))) {
+    const since = await stat(mark).then((found) => found.mtimeMs, () => undefined);
+    if (since !== undefined && Date.now() - since > STALE_TAKEOVER_MS) await unlink(mark).catch(() => {});
+    return 'busy';
+  }
   try {
-    await rename(path, aside);
-  } catch {
-    return false;
+    if ((await readFile(path, 'utf8').catch(() => undefined)) !== held) return 'gone';
+    await unlink(path);
+    return 'removed';
+  } finally {
+    await unlink(mark).catch(() => {});
   }
-  const moved = await readFile(aside, 'utf8').catch(() => undefined);
-  if (moved === held) {
-    await unlink(aside).catch(() => {});
-    return true;
-  }
-  await link(aside, path).catch(() => {});
-  await unlink(aside).catch(() => {});
-  return false;
 }
+
+const STALE_TAKEOVER_MS = 10_000;
 
 /** Whether the lock file was created with `text` (false: it exists); other failures are bad usage. */
 async function createExclusively(path: string, text: string): Promise<boolean> {

@@ -39,6 +39,28 @@ describe('the journal lock', () => {
     await expect(readFile(`${journal}.lock`, 'utf8')).rejects.toThrow('ENOENT');
   });
 
+  it('lets one run hold the lock when a late contender resumes its takeover while a third one starts', async () => {
+    for (let round = 0; round < 50; round++) {
+      const journal = join(await mkdtemp(join(tmpdir(), 'journal-lock-')), 'journal.jsonl');
+      await writeFile(`${journal}.lock`, JSON.stringify({ pid: deadPid(), hostname: hostname(), startedAt: new Date().toISOString() }));
+      let resumeLate!: () => void;
+      const lateMayGoOn = new Promise<void>((resolve) => (resumeLate = resolve));
+      let lateReadTheDeadLock!: () => void;
+      const lateAtTakeover = new Promise<void>((resolve) => (lateReadTheDeadLock = resolve));
+      const late = JournalLock.acquire(journal, () => {}, async () => {
+        lateReadTheDeadLock();
+        await lateMayGoOn;
+      }).catch((error: unknown) => error);
+      await lateAtTakeover;
+      const first = await JournalLock.acquire(journal, () => {});
+      resumeLate();
+      const third = await JournalLock.acquire(journal, () => {}).catch((error: unknown) => error);
+      const holders = [first, third, await late].filter((attempt) => attempt instanceof JournalLock);
+      expect(holders, `round ${round}`).toHaveLength(1);
+      for (const holder of holders) await holder.release();
+    }
+  });
+
   it('says so when its lock path is a folder, instead of blaming another run', async () => {
     const journal = join(await mkdtemp(join(tmpdir(), 'journal-lock-')), 'journal.jsonl');
     await mkdir(`${journal}.lock`);
