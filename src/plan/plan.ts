@@ -101,17 +101,20 @@ export function planCleanup({ inventory, accesses, policy, now }: PlanInput): Pl
     keepWholeUnits(repository.manifests, byDigest, local);
     const carrierOf = attachReferrersToSubjects(repository.manifests, byDigest, local);
 
+    const deleteAfter = (child: Decision | undefined, parentDecision: Decision | undefined) => {
+      if (child === undefined || parentDecision === undefined) return;
+      const parent = carrierOf(parentDecision);
+      if (parent.action !== 'delete' || child.action !== 'delete') return;
+      const carrier = carrierOf(child);
+      if (carrier === parent) return;
+      const parents = parentsOf.get(carrier) ?? [];
+      if (!parents.includes(parent)) parents.push(parent);
+      parentsOf.set(carrier, parents);
+    };
     for (const manifest of repository.manifests) {
-      const parent = carrierOf(local.get(manifest.digest)!);
-      for (const child of manifest.relatedArtifacts) {
-        const childDecision = local.get(child.digest);
-        if (parent.action !== 'delete' || childDecision?.action !== 'delete') continue;
-        const carrier = carrierOf(childDecision);
-        if (carrier === parent) continue;
-        const parents = parentsOf.get(carrier) ?? [];
-        if (!parents.includes(parent)) parents.push(parent);
-        parentsOf.set(carrier, parents);
-      }
+      for (const child of manifest.relatedArtifacts) deleteAfter(local.get(child.digest), local.get(manifest.digest));
+      // A signature stored under a tag goes after its image, and stays while the image does.
+      for (const image of imagesNamedByTags(manifest)) if (image !== manifest.digest) deleteAfter(local.get(manifest.digest), local.get(image));
     }
     for (const decision of local.values()) {
       if (decision.action !== 'delete') continue;

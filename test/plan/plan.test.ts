@@ -193,6 +193,17 @@ describe('planCleanup: signatures and attestations stored under cosign\'s tag na
     expect(plan.deletions.every((decision) => decision.referrers.length === 0)).toBe(true);
   });
 
+  it('deletes the signature after its image, never while the image stays (deferred by the cap)', () => {
+    const inventory = inventoryOf({ app: [manifest('image', { lastUpdatedOn: new Date(NOW.getTime() - 20 * DAY) }), tagged('signature', 'image'), manifest('other')] });
+    const accesses = accessesOf([['app', digestOf('other'), 1]]);
+    const capped = planCleanup({ inventory, accesses, policy: policyOf({ maxDeletePercent: 100, maxDeletes: 1 }), now: NOW });
+    expect(deleted(capped)).toEqual([digestOf('image')]);
+    expect(decisionOf(capped, 'signature').reason).toBe('deferred');
+    const whole = planCleanup({ inventory, accesses, policy: policyOf({ maxDeletePercent: 100 }), now: NOW });
+    expect(deleted(whole)).toEqual([digestOf('image'), digestOf('signature')]);
+    expect(whole.deletions[1]!.deleteAfter).toEqual([digestOf('image')]);
+  });
+
   it('judges a tag that names a digest absent from the repository like any other tag', () => {
     const inventory = inventoryOf({ app: [tagged('orphan', 'gone'), manifest('other')] });
     const plan = planCleanup({ inventory, accesses: accessesOf([['app', digestOf('other'), 1]]), policy: policyOf({ maxDeletePercent: 100 }), now: NOW });
