@@ -228,7 +228,7 @@ function parseServiceTime(text: string): { ms: number; subMillisecond: boolean }
     const month = twoDigits(text, 5);
     const day = twoDigits(text, 8);
     const hour = twoDigits(text, 11);
-    if (year > 9999 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || hour > 23) return undefined;
+    if (!isCalendarDate(year, month, day) || hour > 23) return undefined;
     cachedHourMs = Date.UTC(year, month - 1, day, hour);
     cachedHour = detached(text.slice(0, 13));
   }
@@ -249,6 +249,11 @@ function parseServiceTime(text: string): { ms: number; subMillisecond: boolean }
  * The days of a month (1–12) of the proleptic Gregorian calendar. A date past them is no date: `Date.UTC` would roll
  * it over into the next month, and a record dated `2026-02-31` would count as one of 3 March.
  */
+/** A day that exists, in a year of four digits from 100 on (Date.UTC reads years 0–99 as 1900–1999). */
+export function isCalendarDate(year: number, month: number, day: number): boolean {
+  return year >= 100 && year <= 9999 && month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(year, month);
+}
+
 export function daysInMonth(year: number, month: number): number {
   if (month !== 2) return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
   return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
@@ -271,7 +276,7 @@ function parseIsoTime(text: string): { ms: number; subMillisecond: boolean } | u
   const [, year, month, day, hour, minute, second, fraction = '', zone] = match;
   const fractionDigits = fraction.padEnd(3, '0');
   let ms = Date.UTC(Number(year), Number(month) - 1, Number(day), Number(hour), Number(minute), Number(second), Number(fractionDigits.slice(0, 3)));
-  if (Number.isNaN(ms) || Number(month) > 12 || Number(day) > daysInMonth(Number(year), Number(month)) || Number(hour) > 23 || Number(minute) > 59 || Number(second) > 60) {
+  if (Number.isNaN(ms) || !isCalendarDate(Number(year), Number(month), Number(day)) || Number(hour) > 23 || Number(minute) > 59 || Number(second) > 60) {
     return undefined;
   }
   if (zone !== 'Z' && zone !== undefined) {

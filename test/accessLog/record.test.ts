@@ -136,6 +136,15 @@ describe('calendar dates', () => {
     }
   });
 
+  it('day 0, month 0 and a two-digit year are bad-times, not the day, month or century Date.UTC would make of them', () => {
+    for (const time of ['2026-11-00T12:00:00.0000000Z', '2026-00-28T12:00:00.0000000Z', '0026-11-28T12:00:00.0000000Z']) {
+      expect(reason(line({ time })), time).toBe('bad-time');
+      expect(readBoth(time), time).toEqual(['bad-time', 'bad-time']);
+      expect(parseLogTime(time.replace('.0000000Z', 'Z')), time).toBeUndefined();
+      expect(parseLogTime(time.replace('.0000000Z', '+01:00')), time).toBeUndefined();
+    }
+  });
+
   it('takes the last day of every month, and 29 February in leap years', () => {
     for (const date of ['2026-01-31', '2026-02-28', '2024-02-29', '2000-02-29', '2026-04-30', '2026-11-26']) {
       expect(parseLogTime(`${date}T10:00:00.0000000Z`)?.ms, date).toBe(Date.parse(`${date}T10:00:00Z`));
