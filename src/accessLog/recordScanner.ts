@@ -1,6 +1,6 @@
 import { digestWordsOfBytes } from './counts.js';
 import { emptyFields, PROPERTY_KEYS, TOP_LEVEL_KEYS, type RecordFields } from './fields.js';
-import { CLOCK_SKEW_ALLOWANCE_MS, daysInMonth, isOwnUserAgent, OWN_USER_AGENT_PREFIX, REPOSITORY_EVENTS_CATEGORY, type RecordFilter, type SkipReason } from './record.js';
+import { CLOCK_SKEW_ALLOWANCE_MS, isCalendarDate, isOwnUserAgent, OWN_USER_AGENT_PREFIX, REPOSITORY_EVENTS_CATEGORY, type RecordFilter, type SkipReason } from './record.js';
 
 /**
  * The fast path through a record: one pass over its bytes that validates the whole JSON grammar — strings and their
@@ -538,7 +538,7 @@ class ServiceTimeReader {
     const hour = twoDigits(bytes, start + 11);
     const minute = twoDigits(bytes, start + 14);
     const second = twoDigits(bytes, start + 17);
-    if (year < 100 || year > 9999 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || hour > 23 || minute > 59 || second > 59) return Number.NaN;
+    if (!isCalendarDate(year, month, day) || hour > 23 || minute > 59 || second > 59) return Number.NaN;
     let fraction = 0;
     for (let i = start + 20; i < start + 27; i++) {
       const d = bytes[i]! - DIGIT_0;
@@ -551,7 +551,7 @@ class ServiceTimeReader {
 }
 
 /**
- * Days from 1970-01-01 to the date (proleptic Gregorian; a real date, see `daysInMonth`), by whole 400-year eras:
+ * Days from 1970-01-01 to the date (proleptic Gregorian; a real date, see `isCalendarDate`), by whole 400-year eras:
  * arithmetic only, the same for every record.
  */
 function daysSinceEpoch(year: number, month: number, day: number): number {
