@@ -3,7 +3,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'infra/**/*.json', '.tools/', '.package/'] },
+  { ignores: ['dist/', 'node_modules/', 'infra/**/*.json', '.tools/', '.package/', 'src/accessLog/wasm/'] },
   js.configs.recommended,
   { languageOptions: { globals: { ...globals.node } } },
   ...tseslint.configs.recommended,

@@ -165,6 +165,11 @@ describe('the byte-level fast path agrees with JSON.parse', () => {
     const deep = (depth: number) => `{"a":${'['.repeat(depth)}1${']'.repeat(depth)},"time":"x"}`;
     expect(checkRecord(Buffer.from(deep(20)))).toBe(true);
     expect(checkRecord(Buffer.from(deep(40)))).toBe(false);
+    // Deeper than the scanner tracks, an array and an object 32 levels apart must not be taken for one another: this
+    // record closes its array with `}` and its object with `]`, which JSON.parse refuses.
+    const aliased = `{"a":[${'['.repeat(31)}{}${']'.repeat(31)}}]`;
+    expect(() => JSON.parse(aliased) as unknown).toThrow();
+    expect(checkRecord(Buffer.from(aliased))).toBe(false);
   });
 
   it('takes the fast path for both shapes of real records, spaced with a nested identity and escaped user agents or compact', () => {

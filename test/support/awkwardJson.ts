@@ -143,7 +143,7 @@ export function awkwardRecordJson(options: AwkwardRecordOptions = {}): fc.Arbitr
       operationName: fc.constantFrom('Pull', 'Push', 'Delete', 'pull', 'PUSH'),
       repository: fc.constantFrom('ci/app', 'ci/web', 'CI/App', '<nil>', 'größe/app'),
       digest: digestArbitrary,
-      resultDescription: fc.constantFrom('200', '201', '404'),
+      resultDescription: fc.constantFrom('200', '201', '200', '201', '404', '202', '20', '2000', '2010', '204', '301'),
       userAgent: fc.constantFrom('docker/27.3.1', 'Trivy/0.56', 'acr-cache-cleaner/0.1.0', 'buildkit acr-cache-cleaner/0.1.0', 'café "quoted" agent', 'größe/1'),
       registry: fc.constantFrom(options.registry ?? 'cicache', 'cicache', 'CICACHE', 'other', 'zurich'),
       style: fc.record({ space: fc.constantFrom('', ' ', '  ', '\t', ' \r'), escapes: fc.constantFrom('minimal', 'minimal', 'non-ascii', 'all' as const) }),
