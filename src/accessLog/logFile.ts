@@ -51,6 +51,7 @@ export class LogFileReader {
       this.sniffed += bytes.length;
       if (this.undecodable !== undefined) return;
     }
+    if (this.scanner !== undefined && typeof chunk !== 'string') this.scanner.load(chunk);
     this.splitter.push(chunk);
   }
 

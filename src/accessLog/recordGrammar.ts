@@ -20,6 +20,9 @@ export class RecordGrammar {
   private readonly memory: WasmMemory;
   private readonly input: number;
   private capacity = 0;
+  /** The chunk `load` copied to the input, and the bytes it and the 16 past it take there. */
+  private chunk: Buffer | undefined;
+  private chunkLength = 0;
   private bytes!: Uint8Array;
   /** Per field slot (FIELD_NAMES): its KIND, and where its value is in the buffer last scanned. */
   kinds!: Uint8Array;
@@ -63,15 +66,34 @@ export class RecordGrammar {
     this.filter = filter;
   }
 
+  /**
+   * Copies a chunk of a log into the module's memory, so that its records are scanned where they are; records from
+   * any other buffer (one that joins the end of a chunk to the start of the next) are copied one by one. Called for
+   * every chunk, even when a source reads each into the same buffer.
+   */
+  load(chunk: Buffer): void {
+    this.chunk = undefined;
+    this.chunkLength = 0;
+    if (chunk.length > MAX_CHUNK_BYTES) return;
+    this.reserve(chunk.length);
+    chunk.copy(this.bytes, this.input);
+    this.chunk = chunk;
+    this.chunkLength = chunk.length + READ_PAST_END;
+  }
+
   /** Scans the record `bytes[start, end)`: true when it is valid JSON read whole (the slots then hold its fields). */
   scan(bytes: Buffer, start: number, end: number): boolean {
     const length = end - start;
-    if (length > this.capacity) this.grow(length);
-    bytes.copy(this.bytes, this.input, start, end);
-    return this.exports.scan(length, start) === 1;
+    if (bytes === this.chunk) return this.exports.scan(start, length, start) === 1;
+    const at = this.chunkLength;
+    if (at + length > this.capacity) this.reserve(at + length);
+    bytes.copy(this.bytes, this.input + at, start, end);
+    return this.exports.scan(at, length, start) === 1;
   }
 
-  private grow(length: number): void {
+  /** Makes room for `length` bytes at the input (and the 16 read past them). */
+  private reserve(length: number): void {
+    if (length <= this.capacity) return;
     const needed = this.input + length + READ_PAST_END;
     const pages = Math.ceil((needed - this.memory.buffer.byteLength) / PAGE);
     if (pages > 0) this.memory.grow(pages);
@@ -126,7 +148,7 @@ interface GrammarExports {
   inputOffset(): number;
   init(): void;
   setFirstPropertySlot(slot: number): void;
-  scan(length: number, base: number): number;
+  scan(at: number, length: number, base: number): number;
   categoryTextOffset(): number;
   resultTypeTextOffset(): number;
   ownNameTextOffset(): number;
@@ -196,6 +218,8 @@ if (FIELD_COUNT > MAX_FIELDS) throw new Error(`the record scanner holds ${MAX_FI
 /** 16 bytes are read at a time, some past the record's end. */
 const READ_PAST_END = 16;
 const PAGE = 65_536;
+/** Larger chunks are not copied whole: their records are copied one by one. */
+const MAX_CHUNK_BYTES = 4 * 1024 * 1024;
 /** UTF-16 code units the module holds of the registry's name (ACR's names are 5 to 50 characters). */
 const MAX_REGISTRY_NAME = 256;
 

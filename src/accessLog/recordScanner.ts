@@ -16,6 +16,11 @@ export class RecordScanner {
   /** The time `classify` found (clamped to the window's end), NaN when its outcome carries none. */
   timeMs = Number.NaN;
 
+  /** Hands over the chunk of the log whose records `read` is about to be given (see RecordGrammar.load). */
+  load(chunk: Buffer): void {
+    this.grammar.load(chunk);
+  }
+
   /** Scans the record `bytes[start, end)`; false when it must take the generic path. */
   read(bytes: Buffer, start: number, end: number): boolean {
     return this.grammar.scan(bytes, start, end);

@@ -104,12 +104,12 @@ function markEscape(c: u32): void {
 let stringKind: i32 = KIND_STRING;
 
 /**
- * Reads the record of `length` bytes at INPUT: 1 when it is valid JSON that this pass read whole (the slots then
- * hold its fields, offsets counted from `base`), 0 when it must take the generic path.
+ * Reads the record of `length` bytes at INPUT + `at`: 1 when it is valid JSON that this pass read whole (the slots
+ * then hold its fields, at offsets that count its first byte as `base`), 0 when it must take the generic path.
  */
-export function scan(length: i32, base: i32): i32 {
+export function scan(at: i32, length: i32, base: i32): i32 {
   for (let f = 0; f < MAX_FIELDS; f++) store<u8>(kinds + f, <u8>KIND_ABSENT);
-  const input = inputOffset();
+  const input = inputOffset() + <usize>at;
   const end = input + <usize>length;
   const shift = base - <i32>input;
   fieldShift = <usize>shift;
