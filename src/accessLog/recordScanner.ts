@@ -12,7 +12,7 @@ export { MAX_DEPTH } from './recordGrammar.js';
  * fields and decisions.
  */
 export class RecordScanner {
-  private readonly grammar = new RecordGrammar();
+  private readonly grammar = sharedGrammar();
   /** The time `classify` found (clamped to the window's end), NaN when its outcome carries none. */
   timeMs = Number.NaN;
 
@@ -101,6 +101,19 @@ export class RecordScanner {
         return undefined;
     }
   }
+}
+
+let shared: RecordGrammar | undefined;
+
+/**
+ * One grammar module for every scanner of the process (a log folder may hold thousands of files, and a module
+ * instance costs about 0.1 ms): scanning, deciding and reading a record's fields happen in one synchronous
+ * stretch, and every chunk is loaded again before its records are scanned, so scanners taking turns cannot mix up
+ * their records.
+ */
+function sharedGrammar(): RecordGrammar {
+  shared ??= new RecordGrammar();
+  return shared;
 }
 
 const USER_AGENT = FIELD_NAMES.indexOf('userAgent');
