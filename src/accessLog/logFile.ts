@@ -5,7 +5,7 @@ import type { AccessCounts, BadLine, LogStats } from './counts.js';
 import { MAX_RECORD_BYTES, RecordSplitter } from './lines.js';
 import { CLOCK_SKEW_ALLOWANCE_MS, classifyFields, classifyRecord, isUnusable, salvageDigests, type Classified, type RecordFilter, type SkipReason } from './record.js';
 import { nonTextByteReason, notTextReason, SIGNATURES } from './notText.js';
-import { RecordScanner } from './recordScanner.js';
+import { fastPathUnavailable, RecordScanner } from './recordScanner.js';
 import { archivePathRange } from './sources/archiveLayout.js';
 
 /** Feeds one log file's bytes through the splitter and the classifier into the counts. */
@@ -25,7 +25,9 @@ export class LogFileReader {
     options: { fastPath?: boolean; decodedFromGzip?: boolean } = {},
   ) {
     this.decodedFromGzip = options.decodedFromGzip === true;
-    this.scanner = options.fastPath === false ? undefined : new RecordScanner();
+    const unavailable = fastPathUnavailable();
+    if (unavailable !== undefined && options.fastPath !== false && !stats.notes.includes(unavailable)) stats.notes.push(unavailable);
+    this.scanner = options.fastPath === false || unavailable !== undefined ? undefined : new RecordScanner();
     this.splitter = new RecordSplitter({
       record: (bytes, start, end, line, unterminated) => this.onRecord(bytes, start, end, line, unterminated),
       oversized: (line, digests, nonTextByte) => {

@@ -31,7 +31,11 @@ export class RecordGrammar {
   /** What `decide` found: the digest's 64 hex digits as 8 integers, and the record's time (NaN for none). */
   digestWords!: Int32Array;
   time!: Float64Array;
-  private filter: RecordFilter | undefined;
+  /** The filter the module holds. */
+  private startMs = Number.NaN;
+  private endMs = Number.NaN;
+  private registryName: string | undefined;
+  private ignoresAgents = false;
 
   constructor() {
     this.exports = instantiate();
@@ -54,16 +58,26 @@ export class RecordGrammar {
    * common, which the caller decides on the decoded fields.
    */
   decide(filter: RecordFilter): number {
-    if (filter !== this.filter) this.useFilter(filter);
+    // Compared by value: a caller may change a filter object between two records.
+    const { window, registryName } = filter;
+    const ignoresAgents = filter.ignoreUserAgents !== undefined;
+    if (window.startMs !== this.startMs || window.endMs !== this.endMs || registryName !== this.registryName || ignoresAgents !== this.ignoresAgents) {
+      this.useFilter(window.startMs, window.endMs, registryName, ignoresAgents);
+    }
     return this.exports.classify();
   }
 
-  private useFilter(filter: RecordFilter): void {
-    const name = filter.registryName;
-    if (name !== undefined && name.length > MAX_REGISTRY_NAME) throw new Error(`a registry name of ${name.length} characters (at most ${MAX_REGISTRY_NAME})`);
-    if (name !== undefined) new Uint16Array(this.memory.buffer, this.exports.registryNameOffset(), name.length).set(Array.from(name, (c) => c.charCodeAt(0)));
-    this.exports.setFilter(filter.window.startMs, filter.window.endMs, name?.length ?? -1, filter.ignoreUserAgents !== undefined);
-    this.filter = filter;
+  private useFilter(startMs: number, endMs: number, registryName: string | undefined, ignoresAgents: boolean): void {
+    if (registryName !== undefined && registryName.length > MAX_REGISTRY_NAME) throw new Error(`a registry name of ${registryName.length} characters (at most ${MAX_REGISTRY_NAME})`);
+    if (registryName !== undefined) {
+      const units = new Uint16Array(this.memory.buffer, this.exports.registryNameOffset(), registryName.length);
+      for (let i = 0; i < registryName.length; i++) units[i] = registryName.charCodeAt(i);
+    }
+    this.exports.setFilter(startMs, endMs, registryName?.length ?? -1, ignoresAgents);
+    this.startMs = startMs;
+    this.endMs = endMs;
+    this.registryName = registryName;
+    this.ignoresAgents = ignoresAgents;
   }
 
   /**
@@ -83,6 +97,8 @@ export class RecordGrammar {
 
   /** Scans the record `bytes[start, end)`: true when it is valid JSON read whole (the slots then hold its fields). */
   scan(bytes: Buffer, start: number, end: number): boolean {
+    // The module keeps offsets as 32-bit integers.
+    if (end > MAX_OFFSET) return false;
     const length = end - start;
     if (bytes === this.chunk) return this.exports.scan(start, length, start) === 1;
     const at = this.chunkLength;
@@ -175,28 +191,43 @@ function instantiate(): GrammarExports {
   return new wasm.Instance(compiled, {}).exports as GrammarExports;
 }
 
-/** The module's constants, read from a throwaway instance so that both sides share one definition. */
+let unavailable: string | undefined;
+
+/**
+ * Why the module cannot run in this process (no WebAssembly, or a CPU without the SIMD it uses), if it cannot: every
+ * record then takes the generic path, with the same results, more slowly.
+ */
+export function fastPathUnavailable(): string | undefined {
+  return unavailable;
+}
+
+/** The module's constants, read from a throwaway instance so that both sides share one definition (NaN without it). */
 function moduleConstants() {
-  const exports = instantiate();
-  const value = (global: WasmGlobal) => global.value as number;
+  let exports: GrammarExports | undefined;
+  try {
+    exports = instantiate();
+  } catch (error) {
+    unavailable = `the fast log reader needs WebAssembly with SIMD, which this machine does not offer (${error instanceof Error ? error.message : String(error)}): every record was read by the generic path (the same counts, more slowly)`;
+  }
+  const value = (global: WasmGlobal | undefined) => (global?.value as number | undefined) ?? Number.NaN;
   return {
-    MAX_FIELDS: value(exports.MAX_FIELDS),
-    ABSENT: value(exports.KIND_ABSENT),
-    STRING: value(exports.KIND_STRING),
-    ESCAPED: value(exports.KIND_ESCAPED),
-    ASCII_ESCAPED: value(exports.KIND_ASCII_ESCAPED),
-    NUMBER: value(exports.KIND_NUMBER),
-    OTHER: value(exports.KIND_OTHER),
-    MAX_DEPTH: value(exports.MAX_DEPTH),
-    PROPERTIES_ENTRY: value(exports.PROPERTIES_ENTRY),
-    KEY_TABLE_SIZE: value(exports.KEY_TABLE_SIZE),
-    KEY_BYTES_PER_ENTRY: value(exports.KEY_BYTES_PER_ENTRY),
-    UNDECIDED: value(exports.OUTCOME_UNDECIDED),
-    ACCESS: value(exports.OUTCOME_ACCESS),
-    ACCESS_IF_AGENT: value(exports.OUTCOME_ACCESS_IF_AGENT),
-    OTHER_REGISTRY: value(exports.OUTCOME_OTHER_REGISTRY),
-    OUTSIDE_WINDOW: value(exports.OUTCOME_OUTSIDE_WINDOW),
-    UNSUCCESSFUL: value(exports.OUTCOME_UNSUCCESSFUL),
+    MAX_FIELDS: value(exports?.MAX_FIELDS),
+    ABSENT: value(exports?.KIND_ABSENT),
+    STRING: value(exports?.KIND_STRING),
+    ESCAPED: value(exports?.KIND_ESCAPED),
+    ASCII_ESCAPED: value(exports?.KIND_ASCII_ESCAPED),
+    NUMBER: value(exports?.KIND_NUMBER),
+    OTHER: value(exports?.KIND_OTHER),
+    MAX_DEPTH: value(exports?.MAX_DEPTH),
+    PROPERTIES_ENTRY: value(exports?.PROPERTIES_ENTRY),
+    KEY_TABLE_SIZE: value(exports?.KEY_TABLE_SIZE),
+    KEY_BYTES_PER_ENTRY: value(exports?.KEY_BYTES_PER_ENTRY),
+    UNDECIDED: value(exports?.OUTCOME_UNDECIDED),
+    ACCESS: value(exports?.OUTCOME_ACCESS),
+    ACCESS_IF_AGENT: value(exports?.OUTCOME_ACCESS_IF_AGENT),
+    OTHER_REGISTRY: value(exports?.OUTCOME_OTHER_REGISTRY),
+    OUTSIDE_WINDOW: value(exports?.OUTCOME_OUTSIDE_WINDOW),
+    UNSUCCESSFUL: value(exports?.OUTCOME_UNSUCCESSFUL),
   };
 }
 
@@ -218,6 +249,7 @@ if (FIELD_COUNT > MAX_FIELDS) throw new Error(`the record scanner holds ${MAX_FI
 /** 16 bytes are read at a time, some past the record's end. */
 const READ_PAST_END = 16;
 const PAGE = 65_536;
+const MAX_OFFSET = 2 ** 31 - 1;
 /** Larger chunks are not copied whole: their records are copied one by one. */
 const MAX_CHUNK_BYTES = 4 * 1024 * 1024;
 /** UTF-16 code units the module holds of the registry's name (ACR's names are 5 to 50 characters). */

@@ -2,7 +2,7 @@ import { emptyFields, type RecordFields } from './fields.js';
 import { isOwnUserAgent, type RecordFilter, type SkipReason } from './record.js';
 import { ASCII_ESCAPED, ESCAPED, FIELD_COUNT, FIELD_NAMES, NUMBER, OUTCOME, RecordGrammar, STRING } from './recordGrammar.js';
 
-export { MAX_DEPTH } from './recordGrammar.js';
+export { fastPathUnavailable, MAX_DEPTH } from './recordGrammar.js';
 
 /**
  * The fast path through a record: recordGrammar.ts's pass over its bytes (the whole JSON grammar validated, the
