@@ -2,32 +2,18 @@ import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AccessCounts, LogStats } from '../../src/accessLog/counts.js';
-import { extractFields, MalformedRecordError, type RecordFields } from '../../src/accessLog/fields.js';
+import type { RecordFields } from '../../src/accessLog/fields.js';
 import { MAX_RECORD_BYTES } from '../../src/accessLog/lines.js';
 import { LogFileReader, readLogStream, finishReading } from '../../src/accessLog/logFile.js';
 import { classifyFields, type RecordFilter } from '../../src/accessLog/record.js';
 import { RecordScanner } from '../../src/accessLog/recordScanner.js';
 import { awkwardRecord, awkwardRecordJson, retokened, toJson, writeJson } from '../support/awkwardJson.js';
 import { logRecord } from '../support/syntheticCache.js';
+import { presentFields, referenceFields } from '../support/scannerReference.js';
 
 const NOW = Date.parse('2026-11-27T02:00:00Z');
 const window = { startMs: NOW - 7 * 86_400_000, endMs: NOW };
 const filters: RecordFilter[] = [{ window }, { window, registryName: 'cicache' }, { window, registryName: 'zurich' }, { window, registryName: 'cicache', ignoreUserAgents: /^Trivy|café/ }];
-
-/** The reference: fields.ts's JSON.parse path, on the bytes decoded as UTF-8. */
-function reference(bytes: Buffer): RecordFields | 'malformed' {
-  try {
-    return extractFields(bytes.toString('utf8'));
-  } catch (error) {
-    if (error instanceof MalformedRecordError) return 'malformed';
-    throw error;
-  }
-}
-
-/** Absent fields as undefined, so that both sides compare key by key. */
-function normalized(fields: RecordFields): RecordFields {
-  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined));
-}
 
 /**
  * Holds one record's fast path to the generic path: when the scanner reads it, its fields are JSON.parse's, and
@@ -36,7 +22,7 @@ function normalized(fields: RecordFields): RecordFields {
  * end of its memory (the scanner reads four bytes at a time where it can).
  */
 function checkRecord(record: Buffer, scanner = new RecordScanner(), shift = 0): boolean {
-  const expected = reference(record);
+  const expected = referenceFields(record);
   const inside = Buffer.concat([Buffer.alloc(shift, 0x7b), record, Buffer.from('}\n')]);
   const atMemoryEnd = Buffer.from(new ArrayBuffer(shift + record.length), shift);
   record.copy(atMemoryEnd);
@@ -48,7 +34,7 @@ function checkRecord(record: Buffer, scanner = new RecordScanner(), shift = 0): 
 function checkRead(record: Buffer, expected: RecordFields | 'malformed', scanner: RecordScanner, bytes: Buffer, start: number): boolean {
   if (!scanner.read(bytes, start, start + record.length)) return false;
   expect(expected).not.toBe('malformed');
-  expect(normalized(scanner.fields(bytes))).toEqual(normalized(expected as RecordFields));
+  expect(presentFields(scanner.fields(bytes))).toEqual(presentFields(expected as RecordFields));
   for (const filter of filters) {
     const generic = classifyFields(expected as RecordFields, filter);
     const outcome = scanner.classify(bytes, filter);
