@@ -72,8 +72,9 @@ describe('start-up of the bundled command', () => {
     /** The bundle's modules that the run evaluated, and all it holds that evaluate on first import. */
     evaluated: string[];
     lazy: string[];
-    /** The files it required (the unbundled packages among them). */
+    /** The files it required (the unbundled packages among them), and Node's own modules it loaded. */
     required: string[];
+    builtins: string[];
     /** The stack trace of an error made where the run first wrote to stdout. */
     stack: string;
   }
@@ -85,7 +86,7 @@ describe('start-up of the bundled command', () => {
       cwd: root,
       env: { ...process.env, BUNDLE_PROBE_OUT: probe, NODE_V8_COVERAGE: join(scratch, 'coverage') },
     });
-    const { required, stack } = JSON.parse(await readFile(probe, 'utf8')) as { required: string[]; stack: string };
+    const { required, builtins, stack } = JSON.parse(await readFile(probe, 'utf8')) as { required: string[]; builtins: string[]; stack: string };
     const bundle = pathToFileURL(join(dirname(program), CLI_BUNDLE)).href;
     const functions: { functionName: string; ranges: { count: number }[] }[] = [];
     for (const file of await readdir(join(scratch, 'coverage'))) {
@@ -93,7 +94,7 @@ describe('start-up of the bundled command', () => {
       functions.push(...result.filter((script) => script.url === bundle).flatMap((script) => script.functions));
     }
     const modules = functions.filter((fn) => /\.[cm]?[jt]s$/.test(fn.functionName)).map((fn) => ({ source: sourceOf(fn.functionName), ran: fn.ranges[0]!.count > 0 }));
-    return { stdout, evaluated: modules.filter((m) => m.ran).map((m) => m.source), lazy: modules.map((m) => m.source), required, stack };
+    return { stdout, evaluated: modules.filter((m) => m.ran).map((m) => m.source), lazy: modules.map((m) => m.source), required, builtins, stack };
   }
   /** A module's source as the metafile names it (node_modules may be reached through a link). */
   const sourceOf = (path: string) => path.replace(/^.*?(?=node_modules\/)/, '');
@@ -120,21 +121,24 @@ describe('start-up of the bundled command', () => {
     expect(locales.filter((source) => !source.endsWith('/en.js'))).toEqual([]);
   });
 
-  it('--help evaluates no Azure adapter, and not zod, and requires no Azure SDK', async () => {
-    const { stdout, evaluated, lazy, required } = await runBundled(HELP);
+  it('--help evaluates no Azure adapter, and not zod, and requires no Azure SDK (nor node:crypto)', async () => {
+    const { stdout, evaluated, lazy, required, builtins } = await runBundled(HELP);
     expect(stdout).toMatch(/^usage: acr-cache-cleaner/);
     expect(evaluated).toContain('src/settings.ts');
     expect(evaluated.filter((source) => ADAPTERS.includes(source))).toEqual([]);
     expect(zod(lazy)).not.toEqual([]);
     expect(zod(evaluated)).toEqual([]);
     expect(azureModules(required)).toEqual([]);
+    expect(builtins).toContain('fs');
+    expect(builtins).not.toContain('crypto');
   });
 
-  it('an offline run evaluates no Azure adapter, requires no Azure SDK, and reports what the sources report', async () => {
-    const { stdout, evaluated, required } = await runBundled(OFFLINE);
+  it('an offline run evaluates no Azure adapter, requires no Azure SDK (nor node:crypto), and reports what the sources report', async () => {
+    const { stdout, evaluated, required, builtins } = await runBundled(OFFLINE);
     expect(evaluated).toEqual(expect.arrayContaining(['src/accessLog/sources/localDir.ts', 'src/config.ts']));
     expect(evaluated.filter((source) => ADAPTERS.includes(source))).toEqual([]);
     expect(azureModules(required)).toEqual([]);
+    expect(builtins).not.toContain('crypto');
     const reportOf = (json: string) => ({ ...(JSON.parse(json) as Record<string, unknown>), phaseSeconds: 'varies' });
     const { stdout: fromSources } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/bin.ts', ...OFFLINE], { cwd: root });
     expect(reportOf(stdout)).toEqual(reportOf(fromSources));
