@@ -46,6 +46,8 @@ export async function bundleCli(outdir = CLI_DIR) {
     minifyWhitespace: true,
     metafile: true,
     logLevel: 'warning',
+    // A CommonJS bundle has no import.meta (esbuild would leave it empty, and a path made from it wrong): refuse.
+    logOverride: { 'empty-import-meta': 'error' },
   });
   // The program compiles the bundle inside a function, where a `#!` line is not allowed; `//` keeps the line count.
   const code = readFileSync(bundle, 'utf8').replace(/^#!/, '//');

@@ -57,6 +57,7 @@ describe('start-up of the bundled command', () => {
   const ADAPTERS = ['src/registry/acr.ts', 'src/registry/credential.ts', 'src/registry/deleter.ts', 'src/accessLog/sources/storageArchive.ts', 'src/accessLog/sources/logAnalytics.ts'];
   let dir: string;
   let meta: Metafile;
+  const copies: string[] = [];
 
   beforeAll(async () => {
     await mkdir(join(root, '.tools'), { recursive: true });
@@ -64,7 +65,7 @@ describe('start-up of the bundled command', () => {
     meta = await bundleCli(dir);
   }, 60_000);
   afterAll(async () => {
-    if (dir) await rm(dir, { recursive: true, force: true });
+    for (const folder of [dir, ...copies]) if (folder) await rm(folder, { recursive: true, force: true });
   });
 
   interface BundledRun {
@@ -165,66 +166,57 @@ describe('start-up of the bundled command', () => {
     expect(stack).toMatch(/\(.*\/src\/cli\.ts:\d+:\d+\)/);
     expect(stack).not.toContain(CLI_BUNDLE);
   });
-});
 
-// The bundle is compiled with the V8 code cache the build recorded. V8 refuses a cache of another Node version, but
-// of the source it checks only the length, and of the cache's own bytes nothing: the program checks both.
-describe('the code cache of the bundled command', () => {
-  let dir: string;
-
-  beforeAll(async () => {
-    await mkdir(join(root, '.tools'), { recursive: true });
-    dir = await mkdtemp(join(root, '.tools', 'startup-cache-'));
-    await bundleCli(join(dir, 'built'));
-  }, 60_000);
-  afterAll(async () => {
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
-
-  /** A copy of the built command, changed by `change` (the bundle's path is given). */
-  async function copyOfBuilt(name: string, change: (bundle: string) => Promise<void>): Promise<string> {
-    await cp(join(dir, 'built'), join(dir, name), { recursive: true });
-    await change(join(dir, name, CLI_BUNDLE));
-    return join(dir, name, CLI_PROGRAM);
-  }
-
-  const version = async (program: string) => (await promisify(execFile)(process.execPath, [program, '--version'], { cwd: root })).stdout;
-  const compiledWithCache = async (program: string) =>
-    (await promisify(execFile)(process.execPath, ['-e', `process.stdout.write(String(require(${JSON.stringify(program)}).compile().cachedDataRejected === false))`], { cwd: root })).stdout === 'true';
-
-  it('compiles from the code cache the build recorded', async () => {
-    expect(await compiledWithCache(join(dir, 'built', CLI_PROGRAM))).toBe(true);
-  });
-
-  it('runs the bundle as it is when it was changed since the cache was made, even to the same length', async () => {
-    const { version: toolVersion } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string };
-    const edited = toolVersion.replace(/\d/g, '9');
-    expect(edited).not.toBe(toolVersion);
-    const program = await copyOfBuilt('edited', async (bundle) => {
-      const code = await readFile(bundle, 'latin1');
-      expect(code).toContain(`"${toolVersion}"`);
-      await writeFile(bundle, code.replaceAll(`"${toolVersion}"`, `"${edited}"`), 'latin1');
-    });
-    expect(await version(program)).toBe(`${edited}\n`);
-    expect(await compiledWithCache(program)).toBe(false);
-  });
-
-  it('runs without the cache when the cache is damaged or cut short (V8 would crash on it)', async () => {
-    const damaged = await copyOfBuilt('damaged', async (bundle) => {
-      const cache = await readFile(`${bundle}.cache`);
-      for (let i = 64; i < cache.length; i += 997) cache[i] = cache[i]! ^ 0xff;
-      await writeFile(`${bundle}.cache`, cache);
-    });
-    const cut = await copyOfBuilt('cut', async (bundle) => {
-      const cache = await readFile(`${bundle}.cache`);
-      await writeFile(`${bundle}.cache`, cache.subarray(0, cache.length / 2));
-    });
-    const missing = await copyOfBuilt('missing', (bundle) => rm(`${bundle}.cache`));
-    const expected = await version(join(dir, 'built', CLI_PROGRAM));
-    for (const program of [damaged, cut, missing]) {
-      expect(await version(program), program).toBe(expected);
-      expect(await compiledWithCache(program), program).toBe(false);
+  // The bundle is compiled with the V8 code cache the build recorded. V8 refuses a cache of another Node version, but
+  // of the source it checks only the length, and of the cache's own bytes nothing: the program checks both.
+  describe('its code cache', () => {
+    /** A copy of the built command beside it, changed by `change` (the bundle's path is given). */
+    async function copyOfBuilt(name: string, change: (bundle: string) => Promise<void>): Promise<string> {
+      const copy = `${dir}-${name}`;
+      copies.push(copy);
+      await cp(dir, copy, { recursive: true });
+      await change(join(copy, CLI_BUNDLE));
+      return join(copy, CLI_PROGRAM);
     }
+
+    const version = async (program: string) => (await promisify(execFile)(process.execPath, [program, '--version'], { cwd: root })).stdout;
+    const compiledWithCache = async (program: string) =>
+      (await promisify(execFile)(process.execPath, ['-e', `process.stdout.write(String(require(${JSON.stringify(program)}).compile().cachedDataRejected === false))`], { cwd: root })).stdout === 'true';
+
+    it('compiles from the code cache the build recorded', async () => {
+      expect(await compiledWithCache(join(dir, CLI_PROGRAM))).toBe(true);
+    });
+
+    it('runs the bundle as it is when it was changed since the cache was made, even to the same length', async () => {
+      const { version: toolVersion } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string };
+      const edited = toolVersion.replace(/\d/g, '9');
+      expect(edited).not.toBe(toolVersion);
+      const program = await copyOfBuilt('edited', async (bundle) => {
+        const code = await readFile(bundle, 'latin1');
+        expect(code).toContain(`"${toolVersion}"`);
+        await writeFile(bundle, code.replaceAll(`"${toolVersion}"`, `"${edited}"`), 'latin1');
+      });
+      expect(await version(program)).toBe(`${edited}\n`);
+      expect(await compiledWithCache(program)).toBe(false);
+    });
+
+    it('runs without the cache when the cache is damaged or cut short (V8 would crash on it)', async () => {
+      const damaged = await copyOfBuilt('damaged', async (bundle) => {
+        const cache = await readFile(`${bundle}.cache`);
+        for (let i = 64; i < cache.length; i += 997) cache[i] = cache[i]! ^ 0xff;
+        await writeFile(`${bundle}.cache`, cache);
+      });
+      const cut = await copyOfBuilt('cut', async (bundle) => {
+        const cache = await readFile(`${bundle}.cache`);
+        await writeFile(`${bundle}.cache`, cache.subarray(0, cache.length / 2));
+      });
+      const missing = await copyOfBuilt('missing', (bundle) => rm(`${bundle}.cache`));
+      const expected = await version(join(dir, CLI_PROGRAM));
+      for (const program of [damaged, cut, missing]) {
+        expect(await version(program), program).toBe(expected);
+        expect(await compiledWithCache(program), program).toBe(false);
+      }
+    });
   });
 });
 
