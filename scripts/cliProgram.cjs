@@ -8,6 +8,7 @@ const { readFileSync, writeFileSync } = require('node:fs');
 const { createRequire, SourceMap } = require('node:module');
 const { join, resolve } = require('node:path');
 const { Script } = require('node:vm');
+const { crc32 } = require('node:zlib'); // Node 20.15 and later; without it, no code cache.
 
 const program = join(__dirname, 'main.cjs');
 const codeCacheFile = `${program}.cache`;
@@ -26,12 +27,14 @@ function run(script) {
   script.runInThisContext()(module.exports, createRequire(program), module);
 }
 
-// The code cache file: a CRC-32 of the bundle it was made from, one of the V8 data that follow, then the data. V8
-// refuses a cache of another Node version or other V8 flags, but checks no more of the source than its length (a
-// bundle edited to the same length would run the old code) and nothing of the data (damaged data crash the process).
+// The code cache file: a CRC-32 of the bundle it was made from (its path, then its bytes), one of the V8 data that
+// follow, then the data. V8 refuses a cache of another Node version or other V8 flags, but checks no more of the source
+// than its length (a bundle edited to the same length would run the old code), nothing of the data (damaged data
+// crash the process), and keeps the path the cache was made at (a moved bundle's stack traces would name the old one).
 const HEADER_BYTES = 8;
+const bundleCrc = (bytes) => crc32(bytes, crc32(program));
 
-/** The code cache for the bundle `bytes`, or undefined if there is none, or it is for other bytes, or damaged. */
+/** The code cache for the bundle `bytes`, or undefined: none, made for other bytes or another place, or damaged. */
 function codeCacheFor(bytes) {
   let file;
   try {
@@ -39,19 +42,17 @@ function codeCacheFor(bytes) {
   } catch {
     return undefined;
   }
-  const { crc32 } = require('node:zlib'); // Node 20.15 and later: without it, no cache.
   if (crc32 === undefined || file.length <= HEADER_BYTES) return undefined;
   const data = file.subarray(HEADER_BYTES);
-  return file.readUInt32BE(0) === crc32(bytes) && file.readUInt32BE(4) === crc32(data) ? data : undefined;
+  return file.readUInt32BE(0) === bundleCrc(bytes) && file.readUInt32BE(4) === crc32(data) ? data : undefined;
 }
 
 /** Writes what V8 has compiled of `script` so far as the code cache (the build, after a run). */
 function writeCodeCache(script) {
-  const { crc32 } = require('node:zlib');
   if (crc32 === undefined) return;
   const data = script.createCachedData();
   const header = Buffer.alloc(HEADER_BYTES);
-  header.writeUInt32BE(crc32(readFileSync(program)), 0);
+  header.writeUInt32BE(bundleCrc(readFileSync(program)), 0);
   header.writeUInt32BE(crc32(data), 4);
   writeFileSync(codeCacheFile, Buffer.concat([header, data]));
 }

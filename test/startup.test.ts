@@ -168,54 +168,72 @@ describe('start-up of the bundled command', () => {
   });
 
   // The bundle is compiled with the V8 code cache the build recorded. V8 refuses a cache of another Node version, but
-  // of the source it checks only the length, and of the cache's own bytes nothing: the program checks both.
+  // of the source it checks only the length, of the cache's own bytes nothing, and it keeps the path the cache was
+  // made at: the program checks all three.
   describe('its code cache', () => {
-    /** A copy of the built command beside it, changed by `change` (the bundle's path is given). */
-    async function copyOfBuilt(name: string, change: (bundle: string) => Promise<void>): Promise<string> {
-      const copy = `${dir}-${name}`;
-      copies.push(copy);
-      await cp(dir, copy, { recursive: true });
-      await change(join(copy, CLI_BUNDLE));
-      return join(copy, CLI_PROGRAM);
+    /** Runs `check` with the built bundle changed in place by `change` (given the bundle's path), then puts it back. */
+    async function withBundleChanged(change: (bundle: string) => Promise<void>, check: () => Promise<void>): Promise<void> {
+      const kept = `${dir}-kept`;
+      copies.push(kept);
+      await cp(dir, kept, { recursive: true });
+      try {
+        await change(join(dir, CLI_BUNDLE));
+        await check();
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+        await cp(kept, dir, { recursive: true });
+        await rm(kept, { recursive: true, force: true });
+      }
     }
 
-    const version = async (program: string) => (await promisify(execFile)(process.execPath, [program, '--version'], { cwd: root })).stdout;
-    const compiledWithCache = async (program: string) =>
+    const version = async (program = join(dir, CLI_PROGRAM)) => (await promisify(execFile)(process.execPath, [program, '--version'], { cwd: root })).stdout;
+    const compiledWithCache = async (program = join(dir, CLI_PROGRAM)) =>
       (await promisify(execFile)(process.execPath, ['-e', `process.stdout.write(String(require(${JSON.stringify(program)}).compile().cachedDataRejected === false))`], { cwd: root })).stdout === 'true';
 
     it('compiles from the code cache the build recorded', async () => {
-      expect(await compiledWithCache(join(dir, CLI_PROGRAM))).toBe(true);
+      expect(await compiledWithCache()).toBe(true);
     });
 
     it('runs the bundle as it is when it was changed since the cache was made, even to the same length', async () => {
       const { version: toolVersion } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string };
       const edited = toolVersion.replace(/\d/g, '9');
       expect(edited).not.toBe(toolVersion);
-      const program = await copyOfBuilt('edited', async (bundle) => {
+      const edit = async (bundle: string) => {
         const code = await readFile(bundle, 'latin1');
         expect(code).toContain(`"${toolVersion}"`);
         await writeFile(bundle, code.replaceAll(`"${toolVersion}"`, `"${edited}"`), 'latin1');
+      };
+      await withBundleChanged(edit, async () => {
+        expect(await version()).toBe(`${edited}\n`);
+        expect(await compiledWithCache()).toBe(false);
       });
-      expect(await version(program)).toBe(`${edited}\n`);
-      expect(await compiledWithCache(program)).toBe(false);
     });
 
-    it('runs without the cache when the cache is damaged or cut short (V8 would crash on it)', async () => {
-      const damaged = await copyOfBuilt('damaged', async (bundle) => {
+    it('runs without the cache when the cache is damaged, cut short or gone (V8 would crash on damaged data)', async () => {
+      const expected = await version();
+      const damage = async (bundle: string) => {
         const cache = await readFile(`${bundle}.cache`);
         for (let i = 64; i < cache.length; i += 997) cache[i] = cache[i]! ^ 0xff;
         await writeFile(`${bundle}.cache`, cache);
-      });
-      const cut = await copyOfBuilt('cut', async (bundle) => {
-        const cache = await readFile(`${bundle}.cache`);
-        await writeFile(`${bundle}.cache`, cache.subarray(0, cache.length / 2));
-      });
-      const missing = await copyOfBuilt('missing', (bundle) => rm(`${bundle}.cache`));
-      const expected = await version(join(dir, CLI_PROGRAM));
-      for (const program of [damaged, cut, missing]) {
-        expect(await version(program), program).toBe(expected);
-        expect(await compiledWithCache(program), program).toBe(false);
+      };
+      const cut = async (bundle: string) => writeFile(`${bundle}.cache`, (await readFile(`${bundle}.cache`)).subarray(0, 4096));
+      const remove = (bundle: string) => rm(`${bundle}.cache`);
+      for (const change of [damage, cut, remove]) {
+        await withBundleChanged(change, async () => {
+          expect(await version(), change.name).toBe(expected);
+          expect(await compiledWithCache(), change.name).toBe(false);
+        });
       }
+    });
+
+    it('runs a copy of the command elsewhere without the cache, whose stack traces would name the old place', async () => {
+      const moved = `${dir}-moved`;
+      copies.push(moved);
+      await cp(dir, moved, { recursive: true });
+      const program = join(moved, CLI_PROGRAM);
+      expect(await compiledWithCache(program)).toBe(false);
+      const { stack } = await runBundled(['--version'], program);
+      expect(stack).toMatch(/\(.*\/src\/cli\.ts:\d+:\d+\)/);
     });
   });
 });
