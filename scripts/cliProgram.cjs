@@ -18,7 +18,8 @@ function compile() {
   const bytes = readFileSync(program);
   // ASCII only (the build checks): Latin-1 decodes it as UTF-8 would, and quicker.
   const source = bytes.toString('latin1');
-  return new Script(`(function (exports, require, module) {${source}\n})`, { filename: program, cachedData: codeCacheFor(bytes) });
+  // The wrapper's first line is not the bundle's: lineOffset keeps the bundle's lines as numbered in main.cjs.
+  return new Script(`(function (exports, require, module) {\n${source}\n})`, { filename: program, lineOffset: -1, cachedData: codeCacheFor(bytes) });
 }
 
 /** Runs the compiled bundle as the CommonJS module it is (it requires Node's modules and the unbundled packages). */
