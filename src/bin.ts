@@ -22,13 +22,16 @@ function write(stream: NodeJS.WriteStream, text: string): void {
   if (!closed.has(stream) && !stream.destroyed) stream.write(text);
 }
 
-const code = await main(process.argv.slice(2), {
+// No top-level await: the command runs this file bundled as CommonJS (scripts/bundle.mjs), which has none.
+void main(process.argv.slice(2), {
   stdout: (text) => write(process.stdout, text),
   stderr: (text) => write(process.stderr, text),
   stop: stop.signal,
   // eslint-disable-next-line no-restricted-properties -- the entry point hands the CLI the only variables it reads
   env: { XDG_STATE_HOME: process.env.XDG_STATE_HOME, HOME: process.env.HOME },
+}).then((code) => {
+  // A request given up at its timeout (a token call that never answers) may still hold a socket open, which would
+  // keep the process alive after its report; the report is written (stdout and stderr to files and pipes are
+  // synchronous).
+  process.exit(code);
 });
-// A request given up at its timeout (a token call that never answers) may still hold a socket open, which would keep
-// the process alive after its report; the report is written (stdout and stderr to files and pipes are synchronous).
-process.exit(code);

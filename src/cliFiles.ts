@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
 import { access, link, mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -149,7 +148,8 @@ const STALE_TAKEOVER_MS = 10_000;
 
 /** Whether the lock file was created with `text` (false: it exists); other failures are bad usage. */
 async function createExclusively(path: string, text: string): Promise<boolean> {
-  const aside = `${path}.${process.pid}.${randomUUID()}.tmp`;
+  // The global Web Crypto, loaded on first use: node:crypto would load with this module, at every start.
+  const aside = `${path}.${process.pid}.${crypto.randomUUID()}.tmp`;
   try {
     await writeFile(aside, text, { flag: 'w' });
     await link(aside, path);

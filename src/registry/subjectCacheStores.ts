@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import type { ContainerClient } from '@azure/storage-blob';
 import { registryKeyOf, type SubjectCacheStore } from './subjectCache.js';
@@ -17,7 +16,8 @@ export function fileSubjectCacheStore(file: string): SubjectCacheStore {
     },
     write: async (text) => {
       // A name nobody can guess, created exclusively: a link planted beside the file is never written through.
-      const partial = `${file}.${randomUUID()}.partial`;
+      // The global Web Crypto, loaded on first use: node:crypto would load with this module, at every start.
+      const partial = `${file}.${crypto.randomUUID()}.partial`;
       await writeFile(partial, text, { flag: 'wx', mode: 0o600 });
       try {
         await rename(partial, file);
