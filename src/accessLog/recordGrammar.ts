@@ -20,9 +20,8 @@ export class RecordGrammar {
   private readonly memory: WasmMemory;
   private readonly input: number;
   private capacity = 0;
-  /** The chunk `load` copied to the input, and the bytes it and the 16 past it take there. */
+  /** The chunk `load` copied to the input. */
   private chunk: Buffer | undefined;
-  private chunkLength = 0;
   private bytes!: Uint8Array;
   /** Per field slot (FIELD_NAMES): its KIND, and where its value is in the buffer last scanned. */
   kinds!: Uint8Array;
@@ -87,12 +86,10 @@ export class RecordGrammar {
    */
   load(chunk: Buffer): void {
     this.chunk = undefined;
-    this.chunkLength = 0;
     if (chunk.length > MAX_CHUNK_BYTES) return;
     this.reserve(chunk.length);
     chunk.copy(this.bytes, this.input);
     this.chunk = chunk;
-    this.chunkLength = chunk.length + READ_PAST_END;
   }
 
   /** Scans the record `bytes[start, end)`: true when it is valid JSON read whole (the slots then hold its fields). */
@@ -101,8 +98,9 @@ export class RecordGrammar {
     if (end > MAX_OFFSET) return false;
     const length = end - start;
     if (bytes === this.chunk) return this.exports.scan(start, length, start) === 1;
-    const at = this.chunkLength;
-    if (at + length > this.capacity) this.reserve(at + length);
+    // After the chunk, if one is loaded, and the 16 bytes read past it.
+    const at = this.chunk === undefined ? 0 : this.chunk.length + READ_PAST_END;
+    this.reserve(at + length);
     bytes.copy(this.bytes, this.input + at, start, end);
     return this.exports.scan(at, length, start) === 1;
   }
